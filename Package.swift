@@ -1,0 +1,128 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// One place for the settings every Swift target shares: Swift 6 mode, strict concurrency.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "toolformerd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "toolformerd", targets: ["toolformerd"]),
+        .executable(name: "toolformerctl", targets: ["toolformerctl"]),
+        .library(name: "ToolformerProtocol", targets: ["ToolformerProtocol"]),
+        .library(name: "ToolformerClient", targets: ["ToolformerClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+    ],
+    targets: [
+        // C libraries, through pkg-config.
+        .systemLibrary(name: "CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // Small C declarations Swift cannot see through Glibc (struct ucred hides behind _GNU_SOURCE).
+        .target(name: "CToolformerShims"),
+
+        // Wire format: JSON value, json-c reader, Swift writer, JSON-RPC messages, error codes. No NIO.
+        .target(
+            name: "ToolformerProtocol",
+            dependencies: ["CJSONC"],
+            swiftSettings: swiftSettings
+        ),
+        // A blocking Unix-socket client for toolformerctl, tests and the benchmark. No NIO.
+        .target(
+            name: "ToolformerClient",
+            dependencies: ["ToolformerProtocol"],
+            swiftSettings: swiftSettings
+        ),
+        // Configuration, the method router, tools and the orchestrator. No I/O framework.
+        .target(
+            name: "ToolformerCore",
+            dependencies: [
+                "ToolformerProtocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // systemd: sd_notify, watchdog, socket activation, journald.
+        .target(
+            name: "ToolformerSystemd",
+            dependencies: [
+                "CSystemd",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The socket server: the only NIO code in the daemon.
+        .target(
+            name: "ToolformerServer",
+            dependencies: [
+                "ToolformerProtocol",
+                "ToolformerCore",
+                "CToolformerShims",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "toolformerd",
+            dependencies: [
+                "ToolformerProtocol",
+                "ToolformerCore",
+                "ToolformerServer",
+                "ToolformerSystemd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "toolformerctl",
+            dependencies: [
+                "ToolformerProtocol",
+                "ToolformerClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Shared by tests and the benchmark: the real daemon on a temporary socket, a notify listener.
+        .target(
+            name: "ToolformerTesting",
+            dependencies: ["ToolformerProtocol", "ToolformerClient"],
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(name: "ToolformerProtocolTests", dependencies: ["ToolformerProtocol"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ToolformerCoreTests",
+            dependencies: ["ToolformerCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ToolformerSystemdTests",
+            dependencies: ["ToolformerSystemd", "ToolformerTesting", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ToolformerDaemonTests",
+            dependencies: ["ToolformerProtocol", "ToolformerClient", "ToolformerTesting"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,48 @@
+import Synchronization
+
+/// The tools the daemon serves, by name. A reload swaps the whole table at once; a call holds the
+/// tool it looked up, so calls in flight finish on the definition they started with.
+public final class ToolRegistry: Sendable {
+    /// A tool with the daemon's policy for it.
+    public struct Entry: Sendable {
+        public var tool: any Tool
+        /// The tool's own time limit (`timeout_ms`); past it the call is a tool error.
+        public var timeout: Duration
+
+        public init(tool: any Tool, timeout: Duration) {
+            self.tool = tool
+            self.timeout = timeout
+        }
+    }
+
+    private let table: Mutex<[String: Entry]>
+    private let orderedNames: Mutex<[String]>
+
+    public init(_ tools: [Entry] = []) {
+        table = Mutex([:])
+        orderedNames = Mutex([])
+        replace(with: tools)
+    }
+
+    public func replace(with tools: [Entry]) {
+        var byName: [String: Entry] = [:]
+        for entry in tools { byName[entry.tool.definition.name] = entry }
+        let names = byName.keys.sorted()
+        // Two locks, always taken in this order; readers take only one.
+        orderedNames.withLock { ordered in
+            table.withLock { $0 = byName }
+            ordered = names
+        }
+    }
+
+    public func entry(named name: String) -> Entry? { table.withLock { $0[name] } }
+
+    /// All tools in name order.
+    public func all() -> [Entry] {
+        orderedNames.withLock { names in
+            table.withLock { table in names.compactMap { table[$0] } }
+        }
+    }
+
+    public var count: Int { table.withLock { $0.count } }
+}

@@ -1,0 +1,131 @@
+public import ArgumentParser
+public import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import ToolformerCore
+import ToolformerProtocol
+import ToolformerServer
+public import ToolformerSystemd
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension LogDestination: ExpressibleByArgument {}
+
+@main
+struct ToolformerDaemon: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "toolformerd",
+        abstract: "One daemon per host that runs LLM tool calls for every local program.",
+        discussion: """
+            Serves newline-delimited JSON-RPC 2.0 on a Unix socket (see docs/protocol.md). Under systemd
+            it is a Type=notify service with socket activation, a watchdog and journald logging.
+            SIGHUP reloads the configuration; SIGTERM drains requests in flight and exits 0.
+            """,
+        version: ToolformerVersion.current)
+
+    @Option(name: .long, help: "The configuration file.")
+    var config = "/etc/toolformer/toolformerd.toml"
+
+    @Option(name: .long, help: "The socket path (overrides server.socket and TOOLFORMER_SOCKET; unused under socket activation).")
+    var socket: String?
+
+    @Option(name: .long, help: "Where logs go: auto (journald when stderr is the journal), journald or stderr.")
+    var log: LogDestination = .auto
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (overrides log.level).")
+    var logLevel: Logger.Level?
+
+    func run() async throws {
+        let notifier = SystemdNotifier()
+        let environment = processEnvironment()
+
+        let loaded: ToolformerConfig
+        do throws(ConfigError) {
+            loaded = try ToolformerConfig.load(path: config)
+        } catch {
+            Self.fail("configuration error: \(error)", errno: EINVAL, notifier: notifier)
+        }
+        let level = logLevel ?? loaded.log.level
+        LoggingSystem.bootstrap(SystemdLogging.handlerFactory(destination: log, level: level))
+        let logger = Logger(label: "toolformerd")
+
+        let listener = Self.listener(config: loaded, explicit: socket, environment: environment)
+        let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let registry = ToolRegistry(ConfiguredTools.make(from: loaded, logger: logger))
+        let orchestrator = Orchestrator(registry: registry, settings: .init(loaded), logger: logger)
+        let state = ServerState(limits: ServerLimits(loaded, daemonUID: getuid()))
+        let reloader = Reloader(
+            path: config, current: loaded, registry: registry, orchestrator: orchestrator, state: state,
+            notifier: notifier, logger: logger)
+
+        var methods = MethodTable()
+        ProtocolMethods.register(in: &methods, state: state) { orchestrator.status() }
+        orchestrator.register(in: &methods)
+        methods.register("daemon/reload", admin: true, .async { _, context throws(ToolformerError) in
+            try reloader.reloadForClient(context)
+        })
+
+        var hooks = ToolformerServer.Hooks()
+        hooks.listening = { notifier.ready(status: "Serving on \(listener)") }
+        hooks.drainStarted = { notifier.stopping(status: "Draining requests in flight") }
+        hooks.draining = { remaining, inflight in
+            notifier.extendTimeout(microseconds: UInt64(remaining.components.seconds) * 1_000_000 + 2_000_000)
+            notifier.status("Draining: \(inflight) requests in flight")
+        }
+        let server = ToolformerServer(
+            listener: listener, methods: methods, state: state, eventLoops: eventLoops, hooks: hooks, logger: logger)
+
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: ReloadService(reloader: reloader)),
+            .init(service: StatusService(state: state, notifier: notifier)),
+        ]
+        if let interval = SystemdWatchdog.interval() {
+            logger.info("watchdog enabled", metadata: ["watchdog.interval": "\(interval)"])
+            services.append(.init(service: WatchdogService(
+                notifier: notifier, interval: interval, logger: logger,
+                probe: {
+                    guard await ToolformerServer.probe(eventLoops) else { return false }
+                    return await orchestrator.probe()
+                })))
+        }
+        // Last in the list, so it is the first to hear of a graceful shutdown and drains while the
+        // watchdog and status services still run.
+        services.append(.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup,
+                              failureTerminationBehavior: .gracefullyShutdownGroup))
+
+        let group = ServiceGroup(configuration: .init(
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger))
+        do {
+            try await group.run()
+        } catch let error as ListenError {
+            Self.fail(error.description, errno: error.errno, notifier: notifier)
+        } catch {
+            Self.fail("fatal: \(error)", errno: EIO, notifier: notifier)
+        }
+        try? await eventLoops.shutdownGracefully()
+        logger.info("stopped")
+    }
+
+    static func listener(config: ToolformerConfig, explicit: String?, environment: [String: String]) -> Listener {
+        if let inherited = SocketActivation.takeListenedSockets().first {
+            return .inherited(fd: inherited.fd, name: inherited.name)
+        }
+        let path = explicit ?? environment["TOOLFORMER_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? config.server.socket
+            ?? SocketPath.daemonDefault(environment: environment, uid: getuid())
+        return .path(path, mode: config.server.socketMode, group: config.server.socketGroup ?? "")
+    }
+
+    /// Tells systemd why, prints the reason, exits 1.
+    static func fail(_ message: String, errno code: Int32, notifier: SystemdNotifier) -> Never {
+        let line = "toolformerd: \(message)\n"
+        _ = line.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
+        notifier.fatal(status: message, errno: code)
+        Glibc.exit(1)
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
