@@ -116,7 +116,11 @@ let package = Package(
         ),
         .testTarget(
             name: "ToolformerSystemdTests",
-            dependencies: ["ToolformerSystemd", "ToolformerTesting", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "ToolformerSystemd", "ToolformerTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -3,6 +3,7 @@ import Glibc
 #endif
 public import Logging
 import NIOCore
+import Synchronization
 public import NIOPosix
 public import ServiceLifecycle
 public import ToolformerCore
@@ -116,11 +117,50 @@ public struct ToolformerServer: Service {
         logger.info("drained")
     }
 
-    /// Proves each event loop still runs tasks (the watchdog's probe).
+    /// Proves each event loop still runs tasks (the watchdog's probe). Gives up, false, when the
+    /// calling task is cancelled: a wedged loop must not hold the watchdog or shutdown hostage.
     public static func probe(_ eventLoops: MultiThreadedEventLoopGroup) async -> Bool {
         for loop in eventLoops.makeIterator() {
-            do { try await loop.submit {}.get() } catch { return false }
+            guard await runs(on: loop) else { return false }
         }
         return true
+    }
+
+    private static func runs(on loop: any EventLoop) async -> Bool {
+        let waiter = ProbeWaiter()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                waiter.install(continuation)
+                loop.execute { waiter.resume(with: true) }
+            }
+        } onCancel: {
+            waiter.cancel()
+        }
+    }
+}
+
+/// Resumes a probe's continuation exactly once: from the event loop, or from cancellation.
+private final class ProbeWaiter: Sendable {
+    private let state = Mutex<(continuation: CheckedContinuation<Bool, Never>?, cancelled: Bool)>((nil, false))
+
+    func install(_ continuation: CheckedContinuation<Bool, Never>) {
+        let cancelled = state.withLock { state in
+            state.continuation = continuation
+            return state.cancelled
+        }
+        if cancelled { resume(with: false) }
+    }
+
+    func cancel() {
+        state.withLock { $0.cancelled = true }
+        resume(with: false)
+    }
+
+    func resume(with value: Bool) {
+        let continuation = state.withLock { state in
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        continuation?.resume(returning: value)
     }
 }

@@ -52,7 +52,9 @@ public final class JSONParser {
         let chars = base.assumingMemoryBound(to: CChar.self)
         var object = json_tokener_parse_ex(tokener, chars, Int32(bytes.count))
         var error = json_tokener_get_error(tokener)
+        var consumedAll = false
         if object == nil && error == json_tokener_continue {
+            consumedAll = true
             // A top-level number (or an unfinished text) waits for more input; a NUL ends it.
             var terminator: CChar = 0
             object = json_tokener_parse_ex(tokener, &terminator, 1)
@@ -71,8 +73,9 @@ public final class JSONParser {
             let reason = String(cString: json_tokener_error_desc(error))
             throw JSONParseError("\(reason) at byte \(offset)")
         }
+        // After the NUL the offset counts in that second chunk; the first was consumed whole.
         let end = json_tokener_get_parse_end(tokener)
-        if end < bytes.count {
+        if !consumedAll && end < bytes.count {
             for byte in bytes[end...] where !Self.isWhitespace(byte) && byte != 0 {
                 throw JSONParseError("unexpected text after the JSON value at byte \(end)")
             }
