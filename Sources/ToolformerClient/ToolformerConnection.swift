@@ -178,6 +178,8 @@ public final class ToolformerConnection {
             let message: JSONObject
             do { message = try readMessage(timeout: timeout) } catch { throw .client(error) }
             guard let responseID = message["id"].flatMap(RequestID.init), responseID == id else {
+                // An error with a null id is about the connection or our line (refused, unparsable).
+                if message["id"] == .null, message["error"] != nil { return try Self.unwrap(message) }
                 onOther(message)
                 continue
             }

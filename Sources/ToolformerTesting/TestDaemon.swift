@@ -59,21 +59,23 @@ public final class TestDaemon: @unchecked Sendable {
 
     public static func binary(_ name: String) -> String { binDirectory + "/" + name }
 
-    /// Starts the daemon. `arguments` are added after `--config` and `--socket`; `environment` adds to
+    /// Starts the daemon (after `launcher`, if any). `arguments` are added after `--config` and `--socket`; `environment` adds to
     /// a clean one (PATH, HOME). With `waitUntilReady`, returns once `ping` is answered.
     public init(
-        config: String = TestDaemon.basicConfig, arguments: [String] = [], environment: [String: String] = [:],
-        useSocketArgument: Bool = true, waitUntilReady: Bool = true
+        config: String = TestDaemon.basicConfig, socket: String? = nil, arguments: [String] = [],
+        environment: [String: String] = [:],
+        useSocketArgument: Bool = true, launcher: [String] = [], waitUntilReady: Bool = true
     ) throws {
         var template = Array("/tmp/toolformer-test-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw TestDaemonError("mkdtemp failed") }
         directory = String(cString: made)
-        socketPath = directory + "/toolformerd.sock"
+        socketPath = socket ?? directory + "/toolformerd.sock"
         configPath = directory + "/toolformerd.toml"
         logPath = directory + "/daemon.log"
         try Self.writeFile(configPath, config)
 
-        var argv = [Self.binary("toolformerd"), "--config", configPath, "--log", "stderr"]
+        // `launcher` goes first: `systemd-socket-activate -l PATH` execs the daemon as the same pid.
+        var argv = launcher + [Self.binary("toolformerd"), "--config", configPath, "--log", "stderr"]
         if useSocketArgument { argv += ["--socket", socketPath] }
         argv += arguments
         var env = ["PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": directory]

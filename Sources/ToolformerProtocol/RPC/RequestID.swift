@@ -25,3 +25,8 @@ public enum RequestID: Sendable, Hashable, CustomStringConvertible {
         }
     }
 }
+
+extension RequestID: ExpressibleByIntegerLiteral, ExpressibleByStringLiteral {
+    public init(integerLiteral value: Int64) { self = .int(value) }
+    public init(stringLiteral value: String) { self = .string(value) }
+}
