@@ -125,14 +125,49 @@ public final class JSONParser {
                     }
                     index += 1
                 }
+                try checkNumberGrammar(bytes, start..<index)
                 if isInteger { try checkIntegerRange(bytes, start..<index) }
                 continue
             case 0:
                 throw JSONParseError("NUL byte at byte \(index)")
+            case UInt8(ascii: "'"):
+                // json-c reads single-quoted strings even in strict mode; JSON has none.
+                throw JSONParseError("single quote at byte \(index): JSON strings use double quotes")
             default:
                 break
             }
             index += 1
+        }
+    }
+
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`: json-c also takes `1.` and `-`.
+    private static func checkNumberGrammar(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) throws(JSONParseError) {
+        var index = range.lowerBound
+        let end = range.upperBound
+        func isDigit(_ i: Int) -> Bool { i < end && bytes[i] >= 0x30 && bytes[i] <= 0x39 }
+        func digits() -> Bool {
+            guard isDigit(index) else { return false }
+            while isDigit(index) { index += 1 }
+            return true
+        }
+        if index < end && bytes[index] == UInt8(ascii: "-") { index += 1 }
+        var valid = true
+        if index < end && bytes[index] == UInt8(ascii: "0") {
+            index += 1
+        } else {
+            valid = digits()
+        }
+        if valid && index < end && bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            valid = digits()
+        }
+        if valid && index < end && (bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E")) {
+            index += 1
+            if index < end && (bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-")) { index += 1 }
+            valid = digits()
+        }
+        guard valid && index == end else {
+            throw JSONParseError("malformed number \(String(decoding: bytes[range], as: UTF8.self)) at byte \(range.lowerBound)")
         }
     }
 
