@@ -108,6 +108,21 @@ struct LifecycleTests {
         #expect(throws: ClientError.self) { _ = try daemon.connect() }
     }
 
+    @Test func aLongDrainExtendsSystemdsStopTimeout() throws {
+        let listener = try NotifyListener()
+        defer { listener.close() }
+        let daemon = try TestDaemon(environment: ["NOTIFY_SOCKET": listener.path])
+        let connection = try daemon.connect()
+        try connection.sendRequest("tools/call", ["name": "sleep", "arguments": ["ms": 2500]], id: 1)
+        usleep(100_000)
+        daemon.signal(SIGTERM)
+        _ = try listener.waitFor("STOPPING=1", timeout: .seconds(5))
+        let extend = try #require(waitForExtend(listener))
+        #expect((UInt64(extend.dropFirst("EXTEND_TIMEOUT_USEC=".count)) ?? 0) > 1_000_000)
+        #expect(try response(to: 1, on: connection).response["result"]?["isError"] == false)
+        #expect(try daemon.waitForExit(timeout: .seconds(10)) == 0)
+    }
+
     @Test func drainTimeoutCancelsWhatIsLeftWithShuttingDown() throws {
         let daemon = try TestDaemon(config: TestDaemon.config(server: "drain_timeout_ms = 300").replacingDrain())
         let connection = try daemon.connect()
@@ -245,6 +260,18 @@ extension String {
         }
         return lines.joined(separator: "\n")
     }
+}
+
+/// Waits for an EXTEND_TIMEOUT_USEC= line; the drain sends one about once a second.
+func waitForExtend(_ listener: NotifyListener) -> Substring? {
+    let deadline = ContinuousClock.now + .seconds(5)
+    while ContinuousClock.now < deadline {
+        if let line = listener.messages.flatMap({ $0.split(separator: "\n") }).first(where: { $0.hasPrefix("EXTEND_TIMEOUT_USEC=") }) {
+            return line
+        }
+        usleep(20_000)
+    }
+    return nil
 }
 
 /// Polls `condition` until it holds.
