@@ -1,5 +1,6 @@
 internal import Glibc
 internal import Synchronization
+import ToolformerProtocol
 
 /// A real `NOTIFY_SOCKET`: an `AF_UNIX` `SOCK_DGRAM` socket bound at a fresh temporary path,
 /// collecting every datagram the way systemd would receive them.
@@ -31,17 +32,7 @@ public final class NotifyListener: Sendable {
             rmdir(directory)
             throw NotifyListenerError.system("socket", error)
         }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let pathBytes = Array(path.utf8)
-        withUnsafeMutableBytes(of: &address.sun_path) { sunPath in
-            sunPath.copyBytes(from: pathBytes.prefix(sunPath.count - 1))
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
+        let bound = withUnixSocketAddress(path) { bind(fd, $0, $1) } ?? -1
         guard bound == 0 else {
             let error = errno
             Glibc.close(fd)

@@ -46,7 +46,9 @@ struct LifecycleTests {
         #expect(!statusLines.isEmpty)
     }
 
-    @Test func aWedgedDaemonStopsPinging() throws {
+    /// A failing or hung probe stopping the pings is tested on WatchdogService itself
+    /// (ToolformerSystemdTests); here, the daemon pings only when systemd asked for it.
+    @Test func theWatchdogPingsOnlyWhenSystemdAskedForIt() throws {
         // Without WATCHDOG_USEC nothing pings; with it but no NOTIFY_SOCKET, everything stays silent.
         let listener = try NotifyListener()
         defer { listener.close() }
