@@ -159,17 +159,18 @@ final class ConnectionHandler: ChannelInboundHandler {
     // MARK: - Requests
 
     private func handleLine(_ line: ByteBuffer, context: ChannelHandlerContext) {
-        let parsed: Result<JSONValue, JSONParseError> = line.withUnsafeReadableBytes { bytes in
-            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return .success(.null) }
+        // nil for a blank line: nothing to answer.
+        let parsed: Result<JSONValue, JSONParseError>? = line.withUnsafeReadableBytes { bytes in
+            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return nil }
             return Result { () throws(JSONParseError) in try parser.parse(bytes) }
         }
         let value: JSONValue
         switch parsed {
-        case .success(.null) where line.readableBytesView.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }):
-            return  // blank line: nothing to answer
-        case .success(let parsed):
+        case nil:
+            return
+        case .success(let parsed)?:
             value = parsed
-        case .failure(let error):
+        case .failure(let error)?:
             write(MessageEncoder.error(id: nil, .parseError("not valid JSON: \(error.message)")), context: context)
             return
         }
@@ -202,7 +203,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             write(MessageEncoder.error(id: id, .duplicateID(id)), context: context)
             return
         }
-        if shared.state.isDraining || closeWhenIdle && shared.state.isDraining {
+        if shared.state.isDraining {
             write(MessageEncoder.error(id: id, .shuttingDown()), context: context)
             return
         }
