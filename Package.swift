@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
     ],
     targets: [
         // C libraries, through pkg-config.
@@ -49,6 +51,34 @@ let package = Package(
                 "ToolformerProtocol",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The one HTTP client every tool and provider shares, run as a Service.
+        .target(
+            name: "ToolformerHTTP",
+            dependencies: [
+                "ToolformerCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Tool kinds that do I/O: exec (subprocesses), http, and the http_get builtin.
+        .target(
+            name: "ToolformerTools",
+            dependencies: [
+                "ToolformerProtocol",
+                "ToolformerCore",
+                "ToolformerHTTP",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -83,6 +113,8 @@ let package = Package(
                 "ToolformerCore",
                 "ToolformerServer",
                 "ToolformerSystemd",
+                "ToolformerHTTP",
+                "ToolformerTools",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -104,7 +136,12 @@ let package = Package(
         // Shared by tests and the benchmark: the real daemon on a temporary socket, a notify listener.
         .target(
             name: "ToolformerTesting",
-            dependencies: ["ToolformerProtocol", "ToolformerClient"],
+            dependencies: [
+                "ToolformerProtocol", "ToolformerClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
 
@@ -112,6 +149,17 @@ let package = Package(
         .testTarget(
             name: "ToolformerCoreTests",
             dependencies: ["ToolformerCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ToolformerToolsTests",
+            dependencies: [
+                "ToolformerTools", "ToolformerHTTP", "ToolformerCore", "ToolformerProtocol", "ToolformerTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -50,3 +50,16 @@ public protocol Tool: Sendable {
 public protocol ToolSource: Sendable {
     func tools() -> [any Tool]
 }
+
+extension ToolDefinition {
+    /// The definition of a configured tool: its `description` and `input_schema` when the
+    /// configuration sets them, else the kind's own. The reader already checked that the schema
+    /// is a JSON object.
+    public init(config: ToolConfig, description fallback: String, inputSchema defaultSchema: JSONValue) {
+        var schema = defaultSchema
+        if let text = config.inputSchema, let parsed = try? JSONParser().parse(text), parsed.objectValue != nil {
+            schema = parsed
+        }
+        self.init(name: config.name, description: config.description ?? fallback, inputSchema: schema)
+    }
+}

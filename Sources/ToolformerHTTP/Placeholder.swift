@@ -1,0 +1,1 @@
+// The shared HTTP client arrives with the orchestrator issue.

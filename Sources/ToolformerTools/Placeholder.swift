@@ -1,0 +1,1 @@
+// Exec and HTTP tool kinds arrive with the orchestrator issue.
