@@ -160,7 +160,16 @@ public final class ToolformerConnection {
         onOther: (JSONObject) -> Void = { _ in }
     ) throws(CallError) -> JSONValue {
         let id: RequestID
-        do { id = try sendRequest(method, params) } catch { throw .client(error) }
+        do {
+            id = try sendRequest(method, params)
+        } catch {
+            // A daemon that refused the connection wrote why and closed before our write landed:
+            // its line is still readable, and says more than EPIPE.
+            if let refusal = try? readMessage(timeout: .milliseconds(200)), refusal["error"] != nil {
+                throw CallError.rpc(Self.error(from: refusal["error"]!))
+            }
+            throw .client(error)
+        }
         while true {
             let message: JSONObject
             do { message = try readMessage(timeout: timeout) } catch { throw .client(error) }
@@ -174,12 +183,14 @@ public final class ToolformerConnection {
         }
     }
 
+    static func error(from object: JSONValue) -> ToolformerError {
+        ToolformerError(
+            code: object["code"]?.intValue ?? -32603, message: object["message"]?.stringValue ?? "", data: object["data"])
+    }
+
     /// The `result` of a response, or its error.
     public static func unwrap(_ response: JSONObject) throws(CallError) -> JSONValue {
-        if let error = response["error"] {
-            throw .rpc(ToolformerError(
-                code: error["code"]?.intValue ?? -32603, message: error["message"]?.stringValue ?? "", data: error["data"]))
-        }
+        if let error = response["error"] { throw .rpc(Self.error(from: error)) }
         guard let result = response["result"] else { throw .client(.badMessage("a response with neither result nor error")) }
         return result
     }

@@ -1,84 +1,119 @@
 import Logging
 import ServiceLifecycle
-import UnixSignals
-import Synchronization
 import ToolformerCore
 import ToolformerProtocol
 import ToolformerServer
 import ToolformerSystemd
+import UnixSignals
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Re-reads the configuration and applies it all at once, or not at all.
+///
+/// Reloads come from SIGHUP and from `daemon/reload`; one consumer runs them in order, so two
+/// reloads never interleave their steps.
 final class Reloader: Sendable {
+    enum Failure: Error {
+        case configuration(ConfigError)
+        case shuttingDown
+    }
+
+    private struct Request: Sendable {
+        var trigger: String
+        var reply: (@Sendable (Result<Int, Failure>) -> Void)?
+    }
+
     private let path: String
-    private let current: Mutex<ToolformerConfig>
-    private let registry: ToolRegistry
+    private let tools: @Sendable (ToolformerConfig) -> [ToolRegistry.Entry]
     private let orchestrator: Orchestrator
     private let state: ServerState
     private let notifier: SystemdNotifier
     private let logger: Logger
+    private let requests: AsyncStream<Request>
+    private let submit: AsyncStream<Request>.Continuation
 
     init(
-        path: String, current: ToolformerConfig, registry: ToolRegistry, orchestrator: Orchestrator,
+        path: String, tools: @escaping @Sendable (ToolformerConfig) -> [ToolRegistry.Entry], orchestrator: Orchestrator,
         state: ServerState, notifier: SystemdNotifier, logger: Logger
     ) {
         self.path = path
-        self.current = Mutex(current)
-        self.registry = registry
+        self.tools = tools
         self.orchestrator = orchestrator
         self.state = state
         self.notifier = notifier
         self.logger = logger
+        (requests, submit) = AsyncStream.makeStream(of: Request.self)
     }
 
-    /// Reloads; on a bad file the running configuration stays and the error says file, key, reason.
-    func reload(trigger: String) -> Result<Int, ConfigError> {
-        // One reload at a time: the lock is held across load and apply.
-        current.withLock { current in
-            notifier.reloading()
-            logger.info("reloading configuration", metadata: ["config.path": "\(path)", "reload.trigger": "\(trigger)"])
-            let loaded: ToolformerConfig
-            do throws(ConfigError) {
-                loaded = try ToolformerConfig.load(path: path)
-            } catch {
-                logger.error("reload refused; keeping the running configuration", metadata: [
-                    "config.file": "\(error.file)", "config.key": "\(error.key)", "error": "\(error.reason)",
-                ])
-                notifier.ready(status: "Reload refused: \(error)")
-                return .failure(error)
-            }
-            let tools = ConfiguredTools.make(from: loaded, logger: logger)
-            registry.replace(with: tools)
-            orchestrator.update(.init(loaded))
-            state.limits = ServerLimits(loaded, daemonUID: getuid())
-            current = loaded
-            logger.info("configuration reloaded", metadata: ["tools": "\(tools.count)"])
-            notifier.ready(status: "Reloaded: \(tools.count) tools")
-            return .success(tools.count)
+    /// Queues a reload and waits for its outcome.
+    func reload(trigger: String) async -> Result<Int, Failure> {
+        await withCheckedContinuation { continuation in
+            let request = Request(trigger: trigger) { continuation.resume(returning: $0) }
+            if case .terminated = submit.yield(request) { continuation.resume(returning: .failure(.shuttingDown)) }
         }
     }
 
-    func reloadForClient(_ context: RequestContext) throws(ToolformerError) -> JSONValue {
-        switch reload(trigger: "daemon/reload by uid \(context.peer.uid)") {
+    /// Queues a reload without waiting (SIGHUP).
+    func requestReload(trigger: String) { submit.yield(Request(trigger: trigger, reply: nil)) }
+
+    /// Runs reloads one at a time until the stream ends.
+    func run() async {
+        for await request in requests {
+            let outcome = await apply(trigger: request.trigger)
+            request.reply?(outcome)
+        }
+    }
+
+    /// Ends the consumer; waiting and later reloads answer `.shuttingDown`.
+    func finish() { submit.finish() }
+
+    private func apply(trigger: String) async -> Result<Int, Failure> {
+        notifier.reloading()
+        logger.info("reloading configuration", metadata: ["config.path": "\(path)", "reload.trigger": "\(trigger)"])
+        let loaded: ToolformerConfig
+        do throws(ConfigError) {
+            loaded = try ToolformerConfig.load(path: path)
+        } catch {
+            logger.error("reload refused; keeping the running configuration", metadata: [
+                "config.file": "\(error.file)", "config.key": "\(error.key)", "error": "\(error.reason)",
+            ])
+            notifier.ready(status: "Reload refused: \(error)")
+            return .failure(.configuration(error))
+        }
+        let entries = tools(loaded)
+        await orchestrator.reconfigure(loaded, tools: entries)
+        state.limits = ServerLimits(loaded, daemonUID: getuid())
+        logger.info("configuration reloaded", metadata: ["tools": "\(entries.count)"])
+        notifier.ready(status: "Reloaded: \(entries.count) tools")
+        return .success(entries.count)
+    }
+
+    func reloadForClient(_ context: RequestContext) async throws(ToolformerError) -> JSONValue {
+        switch await reload(trigger: "daemon/reload by uid \(context.peer.uid)") {
         case .success(let count):
             return ["reloaded": true, "tools": .int(Int64(count))]
-        case .failure(let error):
+        case .failure(.shuttingDown):
+            throw .shuttingDown()
+        case .failure(.configuration(let error)):
             throw ToolformerError.invalidParams("configuration refused: \(error)", field: error.key)
                 .with("file", .string(error.file)).with("key", .string(error.key)).with("reason", .string(error.reason))
         }
     }
 }
 
-/// Reloads on SIGHUP until the daemon shuts down.
+/// Runs the reloader, and reloads on SIGHUP, until the daemon shuts down.
 struct ReloadService: Service {
     let reloader: Reloader
 
     func run() async throws {
-        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
-            _ = reloader.reload(trigger: "SIGHUP")
+        await withDiscardingTaskGroup { group in
+            group.addTask { await reloader.run() }
+            for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+                reloader.requestReload(trigger: "SIGHUP")
+            }
+            reloader.finish()
         }
     }
 }

@@ -54,18 +54,22 @@ struct ToolformerDaemon: AsyncParsableCommand {
 
         let listener = Self.listener(config: loaded, explicit: socket, environment: environment)
         let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-        let registry = ToolRegistry(ConfiguredTools.make(from: loaded, logger: logger))
-        let orchestrator = Orchestrator(registry: registry, settings: .init(loaded), logger: logger)
+        let tools: @Sendable (ToolformerConfig) -> [ToolRegistry.Entry] = { config in
+            ConfiguredTools.make(from: config, logger: logger)
+        }
+        let clock = SystemClock()
+        let orchestrator = Orchestrator(
+            registry: ToolRegistry(tools(loaded)), settings: .init(loaded), clock: clock,
+            rateLimits: LocalRateLimitStore(clock: clock, buckets: loaded.rateLimits), logger: logger)
         let state = ServerState(limits: ServerLimits(loaded, daemonUID: getuid()))
         let reloader = Reloader(
-            path: config, current: loaded, registry: registry, orchestrator: orchestrator, state: state,
-            notifier: notifier, logger: logger)
+            path: config, tools: tools, orchestrator: orchestrator, state: state, notifier: notifier, logger: logger)
 
         var methods = MethodTable()
         ProtocolMethods.register(in: &methods, state: state) { orchestrator.status() }
         orchestrator.register(in: &methods)
         methods.register("daemon/reload", admin: true, .async { _, context throws(ToolformerError) in
-            try reloader.reloadForClient(context)
+            try await reloader.reloadForClient(context)
         })
 
         var hooks = ToolformerServer.Hooks()

@@ -3,8 +3,8 @@ import ToolformerProtocol
 /// Checks tool arguments against the subset of JSON Schema tool definitions use: `type`,
 /// `properties`, `required`, `minimum`/`maximum`, `enum`, `items`. A failure names the field.
 enum SchemaCheck {
-    static func validate(_ arguments: JSONObject, against schema: JSONValue) throws(ToolformerError) {
-        try check(.object(arguments), schema, path: "arguments")
+    static func validate(_ arguments: JSONObject, against schema: JSONValue, path: String = "arguments") throws(ToolformerError) {
+        try check(.object(arguments), schema, path: path)
     }
 
     private static func check(_ value: JSONValue, _ schema: JSONValue, path: String) throws(ToolformerError) {

@@ -21,7 +21,7 @@ public enum ConfiguredTools {
                 logger.warning("tool kind not available in this build; skipped", metadata: ["tool.name": "\(name)"])
                 continue
             }
-            tools.append(ToolRegistry.Entry(tool: built, timeout: .milliseconds(tool.timeoutMs)))
+            tools.append(ToolRegistry.Entry(tool: built, policy: ToolPolicy(tool)))
         }
         return tools
     }

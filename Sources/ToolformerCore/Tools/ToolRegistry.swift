@@ -6,12 +6,11 @@ public final class ToolRegistry: Sendable {
     /// A tool with the daemon's policy for it.
     public struct Entry: Sendable {
         public var tool: any Tool
-        /// The tool's own time limit (`timeout_ms`); past it the call is a tool error.
-        public var timeout: Duration
+        public var policy: ToolPolicy
 
-        public init(tool: any Tool, timeout: Duration) {
+        public init(tool: any Tool, policy: ToolPolicy) {
             self.tool = tool
-            self.timeout = timeout
+            self.policy = policy
         }
     }
 

@@ -1,0 +1,223 @@
+public import ToolformerProtocol
+import Synchronization
+
+/// One tool call as the executor runs it.
+public struct ToolCall: Sendable {
+    public var entry: ToolRegistry.Entry
+    public var arguments: JSONObject
+    /// Names the call in events: `"0"` for `tools/call`, the index for `tools/batch`.
+    public var callID: String
+    /// Whose turn it is in the fair queues: the connection.
+    public var owner: UInt64
+    /// The request's deadline on the executor's clock.
+    public var deadline: Duration
+    public var events: EventSink
+
+    public init(
+        entry: ToolRegistry.Entry, arguments: JSONObject, callID: String, owner: UInt64, deadline: Duration,
+        events: EventSink
+    ) {
+        self.entry = entry
+        self.arguments = arguments
+        self.callID = callID
+        self.owner = owner
+        self.deadline = deadline
+        self.events = events
+    }
+
+    var name: String { entry.tool.definition.name }
+}
+
+/// How a call ended: a result (which may be a tool error) or a request-level failure.
+public enum CallOutcome: Sendable {
+    /// MCP's CallToolResult.
+    case result(JSONValue)
+    /// The request's deadline, a rate limit that would wait too long, or cancellation.
+    case failure(ToolformerError)
+}
+
+/// Runs tool calls under the daemon's shared limits: rate-limit budgets, per-tool and global
+/// concurrency with fair queueing, per-attempt and per-request deadlines, retries with backoff.
+public final class ToolExecutor: Sendable {
+    public let clock: any ToolformerClock
+    public let rateLimits: any RateLimitStore
+    private let global: FairSemaphore
+    private let perTool = Mutex<[String: FairSemaphore]>([:])
+    private let inflight = Mutex<[String: Int]>([:])
+    private let random: @Sendable () -> Double
+
+    public init(
+        clock: any ToolformerClock, rateLimits: any RateLimitStore, maxConcurrency: Int,
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
+    ) {
+        self.clock = clock
+        self.rateLimits = rateLimits
+        global = FairSemaphore(limit: maxConcurrency)
+        self.random = random
+    }
+
+    /// A reload: the global cap and each tool's cap. Tools that keep their name keep their queue.
+    public func configure(maxConcurrency: Int, tools: [ToolRegistry.Entry]) {
+        global.setLimit(maxConcurrency)
+        perTool.withLock { semaphores in
+            var next: [String: FairSemaphore] = [:]
+            for entry in tools {
+                guard let limit = entry.policy.maxConcurrency else { continue }
+                let name = entry.tool.definition.name
+                let semaphore = semaphores[name] ?? FairSemaphore(limit: limit)
+                semaphore.setLimit(limit)
+                next[name] = semaphore
+            }
+            semaphores = next
+        }
+    }
+
+    /// Runs a call to its end. Never throws: cancellation is a `.failure(.cancelled)`.
+    public func run(_ call: ToolCall) async -> CallOutcome {
+        let started = clock.now
+        let policy = call.entry.policy
+        var attempt = 0
+        while true {
+            attempt += 1
+            if Task.isCancelled { return .failure(.cancelled()) }
+            call.events.emit("tool.started", ["callId": .string(call.callID), "name": .string(call.name), "attempt": .int(Int64(attempt))])
+            let attemptDeadline = min(clock.now + policy.timeout, call.deadline)
+            let outcome = await runAttempt(call, until: attemptDeadline)
+
+            let retryReason: String
+            var retryAfter: Duration?
+            switch outcome {
+            case .output(let output):
+                return finish(call, output, attempts: attempt, started: started)
+            case .cancelled:
+                return .failure(.cancelled())
+            case .requestTimedOut:
+                return .failure(.timeout("the request's deadline passed after \((clock.now - started).milliseconds) ms"))
+            case .rateLimited(let bucket, let wait):
+                return .failure(.rateLimited(bucket: bucket, retryAfterMs: wait.millisecondsRoundedUp))
+            case .toolTimedOut:
+                let message = "tool \(call.name) timed out after \(policy.timeout.milliseconds) ms"
+                // A call that may have had effects is run twice only when the tool says it is safe.
+                guard policy.idempotent else { return finish(call, .failure(message), attempts: attempt, started: started) }
+                retryReason = message
+            case .retryable(let message, let after):
+                retryReason = message
+                retryAfter = after
+            }
+
+            guard attempt < policy.retry.maxAttempts else {
+                let suffix = attempt > 1 ? " (after \(attempt) attempts)" : ""
+                return finish(call, .failure(retryReason + suffix), attempts: attempt, started: started)
+            }
+            let delay = policy.retry.delay(afterAttempt: attempt, retryAfter: retryAfter, unit: random)
+            guard clock.now + delay < call.deadline else {
+                return finish(call, .failure(retryReason + " (no time left to retry)"), attempts: attempt, started: started)
+            }
+            call.events.emit("tool.retry", [
+                "callId": .string(call.callID), "attempt": .int(Int64(attempt + 1)),
+                "delayMs": .int(delay.milliseconds), "reason": .string(retryReason),
+            ])
+            do { try await clock.sleep(for: delay) } catch { return .failure(.cancelled()) }
+        }
+    }
+
+    enum AttemptOutcome: Sendable {
+        case output(ToolOutput)
+        case retryable(String, retryAfter: Duration?)
+        case toolTimedOut
+        case requestTimedOut
+        case rateLimited(String, wait: Duration)
+        case cancelled
+    }
+
+    /// One attempt: its rate-limit token, its slots, its run; all of it inside `deadline`.
+    private func runAttempt(_ call: ToolCall, until deadline: Duration) async -> AttemptOutcome {
+        if let bucket = call.entry.policy.rateLimit {
+            let remaining = max(deadline - clock.now, .zero)
+            switch await rateLimits.reserve(bucket: bucket, tokens: 1, limit: remaining) {
+            case .refused(let wait)?:
+                return .rateLimited(bucket, wait: wait)
+            case .granted(let wait)? where wait > .zero:
+                call.events.emit("ratelimit.wait", ["callId": .string(call.callID), "bucket": .string(bucket), "waitMs": .int(wait.millisecondsRoundedUp)])
+                do {
+                    try await clock.sleep(for: wait)
+                } catch {
+                    await rateLimits.refund(bucket: bucket, tokens: 1)
+                    return .cancelled
+                }
+            case .granted?, nil:
+                break
+            }
+        }
+
+        let toolSlot = perTool.withLock { $0[call.name] }
+        let timedOut: AttemptOutcome = deadline >= call.deadline ? .requestTimedOut : .toolTimedOut
+        return await withTaskGroup(of: AttemptOutcome?.self) { group in
+            group.addTask { [self] in
+                do {
+                    try await toolSlot?.acquire(owner: call.owner)
+                    defer { toolSlot?.release() }
+                    try await global.acquire(owner: call.owner)
+                    defer { global.release() }
+                    inflight.withLock { $0[call.name, default: 0] += 1 }
+                    defer { inflight.withLock { $0[call.name, default: 1] -= 1 } }
+                    return .output(try await call.entry.tool.call(call.arguments))
+                } catch is CancellationError {
+                    return nil
+                } catch let failure as ToolFailure {
+                    return failure.retryable ? .retryable(failure.message, retryAfter: failure.retryAfter) : .output(.failure(failure.message))
+                } catch {
+                    return .output(.failure("tool \(call.name) failed: \(error)"))
+                }
+            }
+            group.addTask { [clock] in
+                do { try await clock.sleep(until: deadline) } catch { return nil }
+                return timedOut
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            // The loser is awaited before returning, so nothing the attempt started outlives it.
+            while await group.next() != nil {}
+            if Task.isCancelled { return .cancelled }
+            return first ?? .cancelled
+        }
+    }
+
+    private func finish(_ call: ToolCall, _ output: ToolOutput, attempts: Int, started: Duration) -> CallOutcome {
+        let durationMs = (clock.now - started).milliseconds
+        let result = Self.callToolResult(output, durationMs: durationMs, attempts: attempts)
+        call.events.emit("tool.finished", [
+            "callId": .string(call.callID), "name": .string(call.name), "isError": .bool(output.isError),
+            "cached": false, "durationMs": .int(durationMs), "result": result,
+        ])
+        return .result(result)
+    }
+
+    /// MCP's CallToolResult with the daemon's `_meta.toolformer`.
+    public static func callToolResult(
+        _ output: ToolOutput, durationMs: Int64, attempts: Int = 1, cached: Bool = false, error: ToolformerError? = nil
+    ) -> JSONValue {
+        var result: JSONObject = ["content": [["type": "text", "text": .string(output.text)]]]
+        if let structured = output.structuredContent { result["structuredContent"] = structured }
+        result["isError"] = .bool(output.isError)
+        var meta: JSONObject = ["cached": .bool(cached), "attempts": .int(Int64(attempts)), "durationMs": .int(durationMs)]
+        if let error { meta["error"] = .object(error.errorObject) }
+        result["_meta"] = ["toolformer": .object(meta)]
+        return .object(result)
+    }
+
+    /// `daemon/status`'s view: calls running per tool, and the queues.
+    public func status() -> JSONObject {
+        let running = inflight.withLock { $0 }
+        var perToolRunning = JSONObject()
+        for (name, count) in running.sorted(by: { $0.key < $1.key }) where count > 0 { perToolRunning[name] = .int(Int64(count)) }
+        func describe(_ snapshot: FairSemaphore.Snapshot) -> JSONValue {
+            ["limit": .int(Int64(snapshot.limit)), "running": .int(Int64(snapshot.inUse)), "queued": .int(Int64(snapshot.waiting))]
+        }
+        var queues: JSONObject = ["global": describe(global.snapshot)]
+        for (name, semaphore) in perTool.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
+            queues[name] = describe(semaphore.snapshot)
+        }
+        return ["inflightByTool": .object(perToolRunning), "queues": .object(queues), "rateLimits": .object(rateLimits.status())]
+    }
+}

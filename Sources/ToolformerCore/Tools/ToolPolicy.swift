@@ -1,0 +1,29 @@
+/// How the orchestrator runs one tool: its limits, retries and budget, from its configuration.
+public struct ToolPolicy: Sendable, Equatable {
+    /// One attempt's limit (`timeout_ms`); waiting for a rate limit or a slot counts against it.
+    public var timeout: Duration
+    public var retry: RetryPolicy
+    /// The `[rate_limits.NAME]` bucket each attempt takes a token from.
+    public var rateLimit: String?
+    /// Attempts of this tool at once, all clients together.
+    public var maxConcurrency: Int?
+    /// Safe to run twice: only then is an attempt that timed out retried.
+    public var idempotent: Bool
+
+    public init(
+        timeout: Duration, retry: RetryPolicy = .never, rateLimit: String? = nil, maxConcurrency: Int? = nil,
+        idempotent: Bool = false
+    ) {
+        self.timeout = timeout
+        self.retry = retry
+        self.rateLimit = rateLimit
+        self.maxConcurrency = maxConcurrency
+        self.idempotent = idempotent
+    }
+
+    public init(_ config: ToolConfig) {
+        self.init(
+            timeout: .milliseconds(config.timeoutMs), retry: RetryPolicy(config.retry), rateLimit: config.rateLimit,
+            maxConcurrency: config.maxConcurrency, idempotent: config.idempotent)
+    }
+}
