@@ -4,9 +4,11 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import ToolformerCore
+import ToolformerHTTP
 import ToolformerProtocol
 import ToolformerServer
 public import ToolformerSystemd
+import ToolformerTools
 
 #if canImport(Glibc)
 import Glibc
@@ -54,8 +56,21 @@ struct ToolformerDaemon: AsyncParsableCommand {
 
         let listener = Self.listener(config: loaded, explicit: socket, environment: environment)
         let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let http = SharedHTTPClient(configuration: loaded.http, eventLoopGroup: eventLoops, logger: logger)
+        let credentials = environment["CREDENTIALS_DIRECTORY"]
         let tools: @Sendable (ToolformerConfig) -> [ToolRegistry.Entry] = { config in
-            ConfiguredTools.make(from: config, logger: logger)
+            ConfiguredTools.make(from: config, logger: logger) { tool in
+                switch tool.kind {
+                case .exec(let exec):
+                    ExecTool(config: tool, exec: exec, logger: logger)
+                case .http(let spec):
+                    HTTPTool(config: tool, http: spec, client: http, environment: environment, credentialsDirectory: credentials)
+                case .builtin(.httpGet):
+                    HTTPGetTool(config: tool, client: http)
+                case .builtin:
+                    nil
+                }
+            }
         }
         let clock = SystemClock()
         let orchestrator = Orchestrator(
@@ -82,7 +97,9 @@ struct ToolformerDaemon: AsyncParsableCommand {
         let server = ToolformerServer(
             listener: listener, methods: methods, state: state, eventLoops: eventLoops, hooks: hooks, logger: logger)
 
+        // The group stops services in reverse order: the HTTP client, first here, outlives the drain.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: http),
             .init(service: ReloadService(reloader: reloader)),
             .init(service: StatusService(state: state, notifier: notifier)),
         ]

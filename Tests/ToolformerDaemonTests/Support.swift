@@ -57,3 +57,20 @@ func admittedConnection(_ daemon: TestDaemon) throws -> ToolformerConnection {
     }
     throw TestDaemonError("the daemon admitted no connection")
 }
+
+/// The daemon's error for a call that should fail; nil (and a recorded issue) if it succeeded.
+func rpcError(
+    sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws(CallError) -> JSONValue
+) -> ToolformerError? {
+    do {
+        let result = try body()
+        Issue.record("expected an error, got \(result)", sourceLocation: sourceLocation)
+        return nil
+    } catch {
+        guard case .rpc(let rpc) = error else {
+            Issue.record("expected an error from the daemon, got \(error)", sourceLocation: sourceLocation)
+            return nil
+        }
+        return rpc
+    }
+}

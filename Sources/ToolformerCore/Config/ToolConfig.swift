@@ -16,7 +16,7 @@ public struct ToolConfig: Sendable, Equatable {
     public struct Exec: Sendable, Equatable {
         /// `argv`: non-empty; `argv[0]` is an absolute path.
         public var argv: [String]
-        /// `env`: the child's whole environment.
+        /// `env`: added to a clean environment (`PATH`, `LANG=C.UTF-8`); nothing of the daemon's is inherited.
         public var environment: [String: String] = [:]
         /// `cwd`: an absolute path; `nil` leaves the daemon's.
         public var workingDirectory: String? = nil

@@ -1,1 +1,0 @@
-// The shared HTTP client arrives with the orchestrator issue.

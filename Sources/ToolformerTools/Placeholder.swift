@@ -1,1 +1,0 @@
-// Exec and HTTP tool kinds arrive with the orchestrator issue.

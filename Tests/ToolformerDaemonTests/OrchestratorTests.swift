@@ -1,0 +1,177 @@
+import Testing
+import ToolformerClient
+import ToolformerProtocol
+import ToolformerTesting
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The shared orchestrator over the socket: batches, caps, rate limits, streaming.
+@Suite(.timeLimit(.minutes(2)))
+struct OrchestratorTests {
+    func sleeps(_ count: Int, ms: Int64, tool: String = "sleep") -> JSONValue {
+        .array((0..<count).map { _ in ["name": .string(tool), "arguments": ["ms": .int(ms)]] })
+    }
+
+    @Test func twoHundredSleepsRunInParallel() throws {
+        let daemon = try TestDaemon()
+        let connection = try daemon.connect()
+        let started = ContinuousClock.now
+        let result = try connection.call("tools/batch", ["calls": sleeps(200, ms: 100)])
+        let elapsed = ContinuousClock.now - started
+        let results = try #require(result["results"]?.arrayValue)
+        #expect(results.count == 200)
+        #expect(results.allSatisfy { $0["isError"] == false && $0["structuredContent"]?["sleptMs"] == 100 })
+        #expect(elapsed >= .milliseconds(100))
+        #expect(elapsed < .seconds(1), "200 × 100 ms took \(elapsed)")
+    }
+
+    @Test func aPerToolCapRunsSixCallsInThreeWaves() throws {
+        let daemon = try TestDaemon(config: TestDaemon.config(extra: """
+            [tools.narrow]
+            kind = "builtin"
+            builtin = "sleep"
+            max_concurrency = 2
+            """))
+        let connection = try daemon.connect()
+        let observer = try daemon.connect()
+        let started = ContinuousClock.now
+        let id = try connection.sendRequest("tools/batch", ["calls": sleeps(6, ms: 150, tool: "narrow")])
+        // While it runs, the daemon never runs more than two.
+        var peak: Int64 = 0
+        var sawQueue = false
+        for _ in 0..<20 {
+            let queue = try observer.call("daemon/status")["queues"]?["narrow"]
+            peak = max(peak, queue?["running"]?.intValue ?? 0)
+            if (queue?["queued"]?.intValue ?? 0) > 0 { sawQueue = true }
+            usleep(20_000)
+        }
+        let results = try #require(try response(to: id, on: connection).response["result"]?["results"]?.arrayValue)
+        let elapsed = ContinuousClock.now - started
+        #expect(results.allSatisfy { $0["isError"] == false })
+        #expect(peak <= 2)
+        #expect(sawQueue)
+        #expect(elapsed >= .milliseconds(450), "three waves of 150 ms took \(elapsed)")
+        #expect(elapsed < .seconds(3))
+        // Each call's duration includes its wait: two per wave.
+        let waves = results.compactMap { $0["_meta"]?["toolformer"]?["durationMs"]?.intValue }.map { ($0 + 75) / 150 }.sorted()
+        #expect(waves == [1, 1, 2, 2, 3, 3])
+    }
+
+    @Test func theGlobalCapLikewise() throws {
+        let daemon = try TestDaemon(config: TestDaemon.config(extra: "[orchestrator]\nmax_concurrency = 2\n"))
+        let connection = try daemon.connect()
+        let started = ContinuousClock.now
+        let results = try #require(try connection.call("tools/batch", ["calls": sleeps(6, ms: 150)])["results"]?.arrayValue)
+        let elapsed = ContinuousClock.now - started
+        #expect(results.count == 6)
+        #expect(elapsed >= .milliseconds(450), "three waves of 150 ms took \(elapsed)")
+        #expect(elapsed < .seconds(3))
+    }
+
+    @Test func aBatchCapLimitsOnlyThatBatch() throws {
+        let daemon = try TestDaemon()
+        let connection = try daemon.connect()
+        let started = ContinuousClock.now
+        _ = try connection.call("tools/batch", ["calls": sleeps(4, ms: 100), "maxConcurrency": 1])
+        #expect(ContinuousClock.now - started >= .milliseconds(400))
+    }
+
+    @Test func oneClientsBigBatchDoesNotStarveAnotherClientsCall() throws {
+        let daemon = try TestDaemon(config: TestDaemon.config(extra: "[orchestrator]\nmax_concurrency = 4\n"))
+        let batcher = try daemon.connect()
+        _ = try batcher.sendRequest("tools/batch", ["calls": sleeps(400, ms: 50)])
+        usleep(100_000)
+        // 400 × 50 ms at 4 at a time is 5 s of queue; a fair scheduler serves this call next.
+        let other = try daemon.connect()
+        let started = ContinuousClock.now
+        let result = try other.call("tools/call", ["name": "echo", "arguments": ["x": 1]])
+        #expect(result["isError"] == false)
+        #expect(ContinuousClock.now - started < .seconds(1))
+    }
+
+    @Test func rateLimitsSpaceCallsAndRefuseOverlongWaits() throws {
+        let daemon = try TestDaemon(config: TestDaemon.config(extra: """
+            [rate_limits.api]
+            requests_per_second = 10
+            burst = 1
+            max_wait_ms = 1000
+
+            [tools.limited]
+            kind = "builtin"
+            builtin = "echo"
+            rate_limit = "api"
+            """))
+        let connection = try daemon.connect()
+        let started = ContinuousClock.now
+        let calls: JSONValue = .array((0..<5).map { index in ["name": "limited", "arguments": ["i": .int(Int64(index))]] })
+        let id = try connection.sendRequest("tools/batch", ["calls": calls, "stream": true])
+        let (answer, events) = try response(to: id, on: connection)
+        let elapsed = ContinuousClock.now - started
+        #expect(answer["result"]?["results"]?.arrayValue?.allSatisfy { $0["isError"] == false } == true)
+        // One at once, then one every 100 ms.
+        #expect(elapsed >= .milliseconds(390), "5 calls at 10/s took \(elapsed)")
+        #expect(events.filter { $0["params"]?["type"] == "ratelimit.wait" }.count >= 3)
+
+        // Spend the budget, then ask for a wait longer than max_wait_ms allows.
+        let many: JSONValue = .array((0..<12).map { _ in ["name": "limited", "arguments": [:]] })
+        let flood = try connection.sendRequest("tools/batch", ["calls": many])
+        usleep(50_000)
+        let other = try daemon.connect()
+        let error = rpcError { () throws(CallError) in try other.call("tools/call", ["name": "limited", "arguments": [:]]) }
+        #expect(error?.rpcCode == -32004)
+        #expect(error?.name == "rate_limited")
+        #expect((error?.details["retryAfterMs"]?.intValue ?? 0) > 1000)
+        let floodResults = try #require(try response(to: flood, on: connection).response["result"]?["results"]?.arrayValue)
+        // The batch's own calls past max_wait_ms are results that say so, with the error's code.
+        let refused = floodResults.filter { $0["_meta"]?["toolformer"]?["error"]?["code"] == -32004 }
+        #expect(refused.allSatisfy { $0["isError"] == true })
+    }
+
+    @Test func aBatchStreamsEachCallAsItFinishesFastestFirst() throws {
+        let daemon = try TestDaemon()
+        let connection = try daemon.connect()
+        let calls: JSONValue = [
+            ["name": "sleep", "arguments": ["ms": 300]], ["name": "sleep", "arguments": ["ms": 10]],
+            ["name": "sleep", "arguments": ["ms": 150]],
+        ]
+        let id = try connection.sendRequest("tools/batch", ["calls": calls, "stream": true])
+        let (answer, events) = try response(to: id, on: connection)
+        let finished = events.filter { $0["params"]?["type"] == "tool.finished" }
+        #expect(finished.map { $0["params"]?["callId"] } == ["1", "2", "0"])
+        let seqs = events.compactMap { $0["params"]?["seq"]?.intValue }
+        #expect(seqs == Array(1...Int64(seqs.count)))
+        // Results keep the order of calls.
+        #expect(answer["result"]?["results"]?.arrayValue?.map { $0["structuredContent"]?["sleptMs"] } == [300, 10, 150])
+    }
+
+    @Test func aBatchWithOneBadCallRunsNothing() throws {
+        let daemon = try TestDaemon()
+        let connection = try daemon.connect()
+        for (params, field) in [
+            (["calls": [["name": "sleep", "arguments": ["ms": 1]], ["name": "sleep", "arguments": ["ms": "x"]]]] as JSONObject, "calls[1].arguments.ms"),
+            (["calls": [["name": "nope"]]], "calls[0].name"),
+            (["calls": [1]], "calls[0]"),
+            (["calls": []], "calls"),
+            (["calls": [["name": "echo"]], "maxConcurrency": 0], "maxConcurrency"),
+        ] {
+            let error = rpcError { () throws(CallError) in try connection.call("tools/batch", params) }
+            #expect(error?.rpcCode == -32602)
+            #expect(error?.details["field"] == .string(field), "\(String(describing: error))")
+        }
+    }
+
+    @Test func statusShowsQueuesAndBuckets() throws {
+        let daemon = try TestDaemon(config: TestDaemon.config(extra: """
+            [rate_limits.api]
+            requests_per_minute = 60
+            burst = 5
+            """))
+        let status = try daemon.connect().call("daemon/status")
+        #expect(status["queues"]?["global"]?["limit"] == 512)
+        #expect(status["rateLimits"]?["api"]?["capacity"] == 5.0)
+        #expect(status["rateLimits"]?["api"]?["level"] == 5.0)
+        #expect(status["rateLimits"]?["api"]?["ratePerSecond"] == 1.0)
+    }
+}

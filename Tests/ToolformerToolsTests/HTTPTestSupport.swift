@@ -1,0 +1,113 @@
+import Foundation
+import Logging
+import NIOPosix
+import Synchronization
+import ToolformerCore
+import ToolformerHTTP
+import ToolformerProtocol
+import ToolformerTesting
+import ToolformerTools
+
+/// Log lines kept in memory, so that tests can check what was (and was not) logged.
+final class HTTPTestLogs: Sendable {
+    private let lines = Mutex<[String]>([])
+
+    var all: [String] { lines.withLock { $0 } }
+
+    var logger: Logger {
+        var logger = Logger(label: "http-test") { _ in HTTPTestLogHandler(logs: self) }
+        logger.logLevel = .trace
+        return logger
+    }
+
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
+}
+
+private struct HTTPTestLogHandler: LogHandler {
+    let logs: HTTPTestLogs
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
+        logs.append("\(event.level) \(event.message) \(merged)")
+    }
+}
+
+let httpTestQuietLogger = Logger(label: "http-test-quiet") { _ in SwiftLogNoOpLogHandler() }
+
+/// Runs `body` with a shared client that is shut down afterwards, whatever happens.
+func withHTTPClient<T>(
+    _ configuration: ToolformerConfig.HTTP = ToolformerConfig.HTTP(), logger: Logger = httpTestQuietLogger,
+    _ body: (SharedHTTPClient) async throws -> T
+) async throws -> T {
+    let client = SharedHTTPClient(
+        configuration: configuration, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
+    do {
+        let result = try await body(client)
+        try await client.shutdown()
+        return result
+    } catch {
+        try? await client.shutdown()
+        throw error
+    }
+}
+
+/// Runs `body` with a test server that is shut down afterwards, whatever happens.
+func withHTTPServer<T>(
+    _ handler: @escaping TestHTTPServer.Handler, _ body: (TestHTTPServer) async throws -> T
+) async throws -> T {
+    let server = try await TestHTTPServer(handler: handler)
+    do {
+        let result = try await body(server)
+        try await server.shutdown()
+        return result
+    } catch {
+        try? await server.shutdown()
+        throw error
+    }
+}
+
+/// A `kind = "http"` tool's two configuration parts.
+func httpToolConfig(
+    name: String = "web", method: String = "GET", url: String, headers: [String: String] = [:],
+    inputSchema: String? = nil
+) -> (ToolConfig, ToolConfig.HTTP) {
+    var http = ToolConfig.HTTP(url: url)
+    http.method = method
+    http.headers = headers
+    var config = ToolConfig(name: name, kind: .http(http))
+    config.inputSchema = inputSchema
+    config.timeoutMs = 10_000
+    return (config, http)
+}
+
+/// A `ToolFailure` thrown by `body`, or `nil` when it returned or threw something else.
+func httpToolFailure(_ body: () async throws -> ToolOutput) async -> ToolFailure? {
+    do {
+        _ = try await body()
+        return nil
+    } catch {
+        return error as? ToolFailure
+    }
+}
+
+/// A fresh directory under the temporary directory.
+func makeHTTPTestDirectory() throws -> String {
+    let path = FileManager.default.temporaryDirectory.path + "/toolformer-http-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// A port on 127.0.0.1 that nothing listens on (a test server's, after it closed).
+func closedLocalPort() async throws -> Int {
+    let server = try await TestHTTPServer { _ in TestHTTPResponse() }
+    let port = server.port
+    try await server.shutdown()
+    return port
+}
