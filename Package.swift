@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .executable(name: "toolformerd", targets: ["toolformerd"]),
         .executable(name: "toolformerctl", targets: ["toolformerctl"]),
+        .executable(name: "toolformer-bench", targets: ["toolformer-bench"]),
         .library(name: "ToolformerProtocol", targets: ["ToolformerProtocol"]),
         .library(name: "ToolformerClient", targets: ["ToolformerClient"]),
     ],
@@ -26,11 +27,13 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.4.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.1.0"),
     ],
     targets: [
         // C libraries, through pkg-config.
         .systemLibrary(name: "CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // Small C declarations Swift cannot see through Glibc (struct ucred hides behind _GNU_SOURCE).
         .target(name: "CToolformerShims"),
 
@@ -54,6 +57,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                "CZlib",
             ],
             swiftSettings: swiftSettings
         ),
@@ -83,6 +87,15 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Cache tiers behind the core's CacheStore protocol that do I/O: the on-disk tier.
+        .target(
+            name: "ToolformerStorage",
+            dependencies: [
+                "ToolformerCore", "ToolformerProtocol", "CZlib",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -120,6 +133,7 @@ let package = Package(
                 "ToolformerSystemd",
                 "ToolformerHTTP",
                 "ToolformerTools",
+                "ToolformerStorage",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -138,6 +152,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The benchmark: scenarios against a real daemon, and a C line-echo server as the reference.
+        .executableTarget(
+            name: "toolformer-bench",
+            dependencies: [
+                "ToolformerProtocol", "ToolformerClient", "ToolformerTesting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(name: "toolformer-echo-reference"),
         // Shared by tests and the benchmark: the real daemon on a temporary socket, a notify listener.
         .target(
             name: "ToolformerTesting",
@@ -167,6 +192,16 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ToolformerStorageTests",
+            dependencies: ["ToolformerStorage", "ToolformerCore", "ToolformerProtocol"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ToolformerBenchTests",
+            dependencies: ["ToolformerTesting", "ToolformerProtocol"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,1 @@
+// The on-disk cache tier arrives with the cache issue.

@@ -1,0 +1,1 @@
+print("toolformer-bench: not yet")
