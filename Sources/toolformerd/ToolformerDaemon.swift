@@ -75,13 +75,18 @@ struct ToolformerDaemon: AsyncParsableCommand {
         let clock = SystemClock()
         let orchestrator = Orchestrator(
             registry: ToolRegistry(tools(loaded)), settings: .init(loaded), clock: clock,
-            rateLimits: LocalRateLimitStore(clock: clock, buckets: loaded.rateLimits), logger: logger)
+            rateLimits: LocalRateLimitStore(clock: clock, buckets: loaded.rateLimits),
+            cache: ResultCache(settings: .init(loaded.cache)), logger: logger)
         let state = ServerState(limits: ServerLimits(loaded, daemonUID: getuid()))
         let reloader = Reloader(
             path: config, tools: tools, orchestrator: orchestrator, state: state, notifier: notifier, logger: logger)
 
         var methods = MethodTable()
-        ProtocolMethods.register(in: &methods, state: state) { orchestrator.status() }
+        ProtocolMethods.register(in: &methods, state: state) {
+            var status = orchestrator.status()
+            status["pools"] = ["http": Self.poolStatus(http)]
+            return status
+        }
         orchestrator.register(in: &methods)
         methods.register("daemon/reload", admin: true, .async { _, context throws(ToolformerError) in
             try await reloader.reloadForClient(context)
@@ -138,6 +143,19 @@ struct ToolformerDaemon: AsyncParsableCommand {
             ?? config.server.socket
             ?? SocketPath.daemonDefault(environment: environment, uid: getuid())
         return .path(path, mode: config.server.socketMode, group: config.server.socketGroup ?? "")
+    }
+
+    /// The shared HTTP client's view. async-http-client does not expose its pool's open and idle
+    /// connections, so this reports the limits it was given and the requests it served.
+    static func poolStatus(_ http: SharedHTTPClient) -> JSONValue {
+        let stats = http.statistics()
+        return [
+            "requests": .int(Int64(stats.started)), "responded": .int(Int64(stats.responded)),
+            "failed": .int(Int64(stats.failed)), "cancelled": .int(Int64(stats.cancelled)),
+            "inFlight": .int(Int64(stats.inFlight)),
+            "maxConnectionsPerHost": .int(Int64(http.configuration.maxConnectionsPerHost)),
+            "idleTimeoutMs": .int(Int64(http.configuration.idleTimeoutMs)),
+        ]
     }
 
     /// Tells systemd why, prints the reason, exits 1.

@@ -17,11 +17,11 @@ struct ToolKindTests {
         let directory: String
         let daemon: TestDaemon
 
-        init(scripts: [String: (body: String, toml: String)], environment: [String: String] = [:]) throws {
+        init(scripts: [String: (body: String, toml: String)], extra: String = "", environment: [String: String] = [:]) throws {
             var template = Array("/tmp/toolformer-scripts-XXXXXX".utf8CString)
             guard let made = mkdtemp(&template) else { throw TestDaemonError("mkdtemp failed") }
             directory = String(cString: made)
-            var extra = ""
+            var extra = extra + "\n"
             for (name, script) in scripts.sorted(by: { $0.key < $1.key }) {
                 let path = directory + "/\(name).sh"
                 try TestDaemon.writeFile(path, "#!/bin/sh\n" + script.body.replacingDir(directory) + "\n")

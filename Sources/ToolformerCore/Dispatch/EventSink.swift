@@ -4,30 +4,47 @@ import Synchronization
 /// Sends a request's `event` notifications, numbering them with `seq` from 1.
 ///
 /// The transport gives it a `write` that is ordered with the request's response (the server writes
-/// both through the connection's event loop), so every event arrives before the response.
+/// both through the connection's event loop), so every event arrives before the response. A sink
+/// may instead forward each event to others: a run shared by several requests (single-flight)
+/// reaches each of them, each with its own `seq`.
 public final class EventSink: Sendable {
-    private let requestID: RequestID
-    private let write: (@Sendable ([UInt8]) -> Void)?
+    private enum Target: Sendable {
+        case none
+        case write(RequestID, @Sendable ([UInt8]) -> Void)
+        case forward(@Sendable (String, JSONObject) -> Void)
+    }
+
+    private let target: Target
     private let sequence = Mutex<Int64>(0)
 
     /// A sink that writes when `write` is given, and drops events when it is nil.
     public init(requestID: RequestID, write: (@Sendable ([UInt8]) -> Void)?) {
-        self.requestID = requestID
-        self.write = write
+        target = write.map { .write(requestID, $0) } ?? .none
     }
 
-    /// Whether the client asked for events; work may skip building them when not.
-    public var isEnabled: Bool { write != nil }
+    /// A sink that hands each event to `forward`.
+    public init(forward: @escaping @Sendable (String, JSONObject) -> Void) { target = .forward(forward) }
+
+    /// Whether anyone listens; work may skip building events when not.
+    public var isEnabled: Bool {
+        if case .none = target { false } else { true }
+    }
 
     /// Emits `{"method":"event","params":{"id":…,"seq":…,"type":type,…fields}}`.
     public func emit(_ type: String, _ fields: JSONObject = [:]) {
-        guard let write else { return }
-        // Numbering and writing under one lock keeps seq order and write order the same.
-        sequence.withLock { seq in
-            seq += 1
-            var params: JSONObject = ["id": requestID.json, "seq": .int(seq), "type": .string(type)]
-            for (key, value) in fields.pairs { params[key] = value }
-            write(MessageEncoder.notification(method: "event", params: params))
+        switch target {
+        case .none:
+            return
+        case .forward(let forward):
+            forward(type, fields)
+        case .write(let requestID, let write):
+            // Numbering and writing under one lock keeps seq order and write order the same.
+            sequence.withLock { seq in
+                seq += 1
+                var params: JSONObject = ["id": requestID.json, "seq": .int(seq), "type": .string(type)]
+                for (key, value) in fields.pairs { params[key] = value }
+                write(MessageEncoder.notification(method: "event", params: params))
+            }
         }
     }
 

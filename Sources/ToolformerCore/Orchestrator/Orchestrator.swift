@@ -25,15 +25,18 @@ public final class Orchestrator: Sendable {
 
     public let registry: ToolRegistry
     public let executor: ToolExecutor
+    public let cache: ResultCache
+    private let flights = SingleFlight()
     private let settings: Mutex<Settings>
     private let logger: Logger
 
     public init(
         registry: ToolRegistry, settings: Settings, clock: any ToolformerClock = SystemClock(),
-        rateLimits: (any RateLimitStore)? = nil, logger: Logger
+        rateLimits: (any RateLimitStore)? = nil, cache: ResultCache, logger: Logger
     ) {
         self.registry = registry
         self.settings = Mutex(settings)
+        self.cache = cache
         self.logger = logger
         executor = ToolExecutor(
             clock: clock, rateLimits: rateLimits ?? LocalRateLimitStore(clock: clock),
@@ -47,6 +50,7 @@ public final class Orchestrator: Sendable {
         let newSettings = Settings(config)
         await executor.rateLimits.configure(config.rateLimits)
         executor.configure(maxConcurrency: newSettings.maxConcurrency, tools: tools)
+        cache.apply(ResultCache.Settings(config.cache))
         registry.replace(with: tools)
         settings.withLock { $0 = newSettings }
     }
@@ -59,6 +63,11 @@ public final class Orchestrator: Sendable {
         })
         table.register("tools/batch", .async { [self] params, context throws(ToolformerError) in
             try await batch(params, context: context)
+        })
+        table.register("cache/clear", admin: true, .async { [self] params, _ throws(ToolformerError) in
+            let tool = try ParamReader(params).optionalString("tool")
+            let removed = await cache.clear(namespace: tool.map { "tool:" + $0 })
+            return ["removed": .int(Int64(removed.memory)), "removedFromDisk": .int(Int64(removed.tier))]
         })
     }
 
@@ -73,6 +82,9 @@ public final class Orchestrator: Sendable {
     public func status() -> JSONObject {
         var status: JSONObject = ["tools": .int(Int64(registry.count))]
         for (key, value) in executor.status().pairs { status[key] = value }
+        var cacheStatus = cache.status()
+        cacheStatus["sharedInFlight"] = .int(Int64(flights.count))
+        status["cache"] = .object(cacheStatus)
         return status
     }
 
@@ -88,7 +100,7 @@ public final class Orchestrator: Sendable {
         let reader = ParamReader(params)
         let deadline = try requestDeadline(reader)
         let call = try prepare(reader, field: "", callID: "0", deadline: deadline, context: context)
-        switch await executor.run(call) {
+        switch await execute(call) {
         case .result(let result): return result
         case .failure(let error): throw error
         }
@@ -118,7 +130,7 @@ public final class Orchestrator: Sendable {
                 let index = next
                 let call = calls[index]
                 next += 1
-                group.addTask { [executor] in (index, await executor.run(call)) }
+                group.addTask { [self] in (index, await execute(call)) }
             }
             while next < min(limit, calls.count) { launch() }
             while let (index, outcome) = await group.next() {
@@ -135,6 +147,97 @@ public final class Orchestrator: Sendable {
         }
         if Task.isCancelled { throw .cancelled() }
         return ["results": .array(results)]
+    }
+
+    // MARK: - Cache
+
+    /// Runs a call through the cache: a hit is served without running; identical calls in flight
+    /// share one run (single-flight); a successful result is stored for the tool's `cache_ttl_s`.
+    /// Tools with no TTL, and `cache: "bypass"`, go straight to the executor.
+    func execute(_ call: ToolCall) async -> CallOutcome {
+        let ttl = call.entry.policy.cacheTTL
+        guard ttl > .zero, call.cacheMode != .bypass else { return await executor.run(call) }
+        let key = CacheKey.tool(call.name, fingerprint: call.entry.fingerprint, arguments: call.arguments)
+        let clock = executor.clock
+        let started = clock.now
+
+        if call.cacheMode == .use, let hit = await cache.lookup(key) {
+            call.events.emit("tool.started", ["callId": .string(call.callID), "name": .string(call.name), "attempt": 1])
+            let result = Self.cachedResult(hit, durationMs: (clock.now - started).milliseconds)
+            call.events.emit("tool.finished", [
+                "callId": .string(call.callID), "name": .string(call.name), "isError": false, "cached": true,
+                "durationMs": .int((clock.now - started).milliseconds), "result": result,
+            ])
+            return .result(result)
+        }
+
+        // The shared run gets the longest life a request may have; each caller waits only until
+        // its own deadline, and the run stops when nobody waits any more.
+        var longest = call
+        longest.deadline = clock.now + settings.withLock { $0.maxRequest }
+        let shared = longest
+        let cache = cache
+        let executor = executor
+        let deadline = call.deadline
+        let flights = flights
+        return await withTaskGroup(of: CallOutcome?.self) { group in
+            group.addTask {
+                let (outcome, joined) = await flights.run(key, events: call.events, callID: call.callID) { events in
+                    var run = shared
+                    run.events = events
+                    let outcome = await executor.run(run)
+                    if case .result(let result) = outcome, result["isError"] == false {
+                        await cache.store(key, Self.cacheable(result), ttl: ttl)
+                    }
+                    return outcome
+                }
+                guard joined, case .result(let result) = outcome else { return outcome }
+                return .result(Self.markCached(result))
+            }
+            group.addTask {
+                do { try await clock.sleep(until: deadline) } catch { return nil }
+                return .failure(.timeout("the request's deadline passed after \((clock.now - started).milliseconds) ms"))
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? .failure(.cancelled())
+        }
+    }
+
+    /// What is kept of a result: its content, without the per-call `isError` and `_meta`. When
+    /// the text is exactly the JSON of `structuredContent` (JSON tools), only the structured value
+    /// is kept (`s`) and the text is rebuilt on a hit: half the bytes for the same answer.
+    static func cacheable(_ result: JSONValue) -> JSONValue {
+        if let structured = result["structuredContent"], result["content"] == [["type": "text", "text": .string(structured.description)]] {
+            return ["s": structured]
+        }
+        var kept = JSONObject()
+        kept["content"] = result["content"]
+        kept["structuredContent"] = result["structuredContent"]
+        return .object(kept)
+    }
+
+    static func cachedResult(_ stored: JSONValue, durationMs: Int64) -> JSONValue {
+        var result: JSONObject
+        if let structured = stored["s"] {
+            result = ["content": [["type": "text", "text": .string(structured.description)]], "structuredContent": structured]
+        } else {
+            result = stored.objectValue ?? [:]
+        }
+        result["isError"] = false
+        result["_meta"] = ["toolformer": ["cached": true, "attempts": 0, "durationMs": .int(durationMs)]]
+        return .object(result)
+    }
+
+    /// A result this caller did not run itself (it joined another's run).
+    static func markCached(_ result: JSONValue) -> JSONValue {
+        guard case .object(var object) = result, case .object(var meta)? = object["_meta"],
+            case .object(var toolformer)? = meta["toolformer"]
+        else { return result }
+        toolformer["cached"] = true
+        meta["toolformer"] = .object(toolformer)
+        object["_meta"] = .object(meta)
+        return .object(object)
     }
 
     // MARK: - Parameters
@@ -157,11 +260,15 @@ public final class Orchestrator: Sendable {
         if !field.isEmpty, let own = try reader.optionalPositiveInt("timeoutMs", prefix: field) {
             deadline = min(deadline, executor.clock.now + .milliseconds(own))
         }
-        if let mode = try reader.optionalString("cache", prefix: field), !["use", "bypass", "refresh"].contains(mode) {
-            throw .invalidParams("\(field)cache must be \"use\", \"bypass\" or \"refresh\"", field: field + "cache")
+        var mode = ToolCall.CacheMode.use
+        if let raw = try reader.optionalString("cache", prefix: field) {
+            guard let parsed = ToolCall.CacheMode(rawValue: raw) else {
+                throw .invalidParams("\(field)cache must be \"use\", \"bypass\" or \"refresh\"", field: field + "cache")
+            }
+            mode = parsed
         }
         return ToolCall(
             entry: entry, arguments: arguments, callID: callID, owner: context.connectionID, deadline: deadline,
-            events: context.events)
+            events: context.events, cacheMode: mode)
     }
 }

@@ -12,10 +12,21 @@ public struct ToolCall: Sendable {
     /// The request's deadline on the executor's clock.
     public var deadline: Duration
     public var events: EventSink
+    public var cacheMode: CacheMode
+
+    /// `tools/call`'s `cache` parameter.
+    public enum CacheMode: String, Sendable {
+        /// Serve a cached result if there is one; cache a new one.
+        case use
+        /// Neither read nor write the cache.
+        case bypass
+        /// Run the tool and replace the cached result.
+        case refresh
+    }
 
     public init(
         entry: ToolRegistry.Entry, arguments: JSONObject, callID: String, owner: UInt64, deadline: Duration,
-        events: EventSink
+        events: EventSink, cacheMode: CacheMode = .use
     ) {
         self.entry = entry
         self.arguments = arguments
@@ -23,6 +34,7 @@ public struct ToolCall: Sendable {
         self.owner = owner
         self.deadline = deadline
         self.events = events
+        self.cacheMode = cacheMode
     }
 
     var name: String { entry.tool.definition.name }

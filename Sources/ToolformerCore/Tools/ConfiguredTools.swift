@@ -21,8 +21,30 @@ public enum ConfiguredTools {
                 logger.warning("tool kind not available in this build; skipped", metadata: ["tool.name": "\(name)"])
                 continue
             }
-            tools.append(ToolRegistry.Entry(tool: built, policy: ToolPolicy(tool)))
+            tools.append(ToolRegistry.Entry(tool: built, policy: ToolPolicy(tool), fingerprint: tool.fingerprint))
         }
         return tools
+    }
+}
+
+extension ToolConfig {
+    /// A fingerprint of what the tool does: its kind and everything that shapes its result.
+    /// Built field by field with sorted tables (Swift's dictionary order changes from one process
+    /// to the next), so it is the same across restarts, which the disk tier relies on.
+    public var fingerprint: String {
+        var parts: [String] = []
+        func table(_ values: [String: String]) -> String {
+            values.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\u{1F}")
+        }
+        switch kind {
+        case .builtin(let builtin):
+            parts = ["builtin", builtin.rawValue]
+        case .exec(let exec):
+            parts = ["exec"] + exec.argv + [table(exec.environment), exec.workingDirectory ?? "", exec.retryExitCodes.map(String.init).joined(separator: ",")]
+        case .http(let http):
+            parts = ["http", http.method, http.url, table(http.headers)]
+        }
+        parts.append(inputSchema ?? "")
+        return Fingerprint.hex(parts.joined(separator: "\u{1E}"))
     }
 }

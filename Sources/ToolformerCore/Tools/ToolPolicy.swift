@@ -9,21 +9,25 @@ public struct ToolPolicy: Sendable, Equatable {
     public var maxConcurrency: Int?
     /// Safe to run twice: only then is an attempt that timed out retried.
     public var idempotent: Bool
+    /// How long a successful result is kept (`cache_ttl_s`); zero: never cached.
+    public var cacheTTL: Duration
 
     public init(
         timeout: Duration, retry: RetryPolicy = .never, rateLimit: String? = nil, maxConcurrency: Int? = nil,
-        idempotent: Bool = false
+        idempotent: Bool = false, cacheTTL: Duration = .zero
     ) {
         self.timeout = timeout
         self.retry = retry
         self.rateLimit = rateLimit
         self.maxConcurrency = maxConcurrency
         self.idempotent = idempotent
+        self.cacheTTL = cacheTTL
     }
 
     public init(_ config: ToolConfig) {
         self.init(
             timeout: .milliseconds(config.timeoutMs), retry: RetryPolicy(config.retry), rateLimit: config.rateLimit,
-            maxConcurrency: config.maxConcurrency, idempotent: config.idempotent)
+            maxConcurrency: config.maxConcurrency, idempotent: config.idempotent,
+            cacheTTL: .seconds(config.cacheTTLSeconds))
     }
 }

@@ -7,10 +7,14 @@ public final class ToolRegistry: Sendable {
     public struct Entry: Sendable {
         public var tool: any Tool
         public var policy: ToolPolicy
+        /// Changes whenever what the tool does changes, so cached results of an older
+        /// definition are never served for a newer one.
+        public var fingerprint: String
 
-        public init(tool: any Tool, policy: ToolPolicy) {
+        public init(tool: any Tool, policy: ToolPolicy, fingerprint: String = "") {
             self.tool = tool
             self.policy = policy
+            self.fingerprint = fingerprint
         }
     }
 
