@@ -196,7 +196,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ToolformerStorageTests",
-            dependencies: ["ToolformerStorage", "ToolformerCore", "ToolformerProtocol"],
+            dependencies: [
+                "ToolformerStorage", "ToolformerCore", "ToolformerProtocol",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -7,6 +7,7 @@ import ToolformerCore
 import ToolformerHTTP
 import ToolformerProtocol
 import ToolformerServer
+import ToolformerStorage
 public import ToolformerSystemd
 import ToolformerTools
 
@@ -76,7 +77,8 @@ struct ToolformerDaemon: AsyncParsableCommand {
         let orchestrator = Orchestrator(
             registry: ToolRegistry(tools(loaded)), settings: .init(loaded), clock: clock,
             rateLimits: LocalRateLimitStore(clock: clock, buckets: loaded.rateLimits),
-            cache: ResultCache(settings: .init(loaded.cache)), logger: logger)
+            cache: ResultCache(settings: .init(loaded.cache), tier: Self.diskTier(loaded, notifier: notifier, logger: logger)),
+            logger: logger)
         let state = ServerState(limits: ServerLimits(loaded, daemonUID: getuid()))
         let reloader = Reloader(
             path: config, tools: tools, orchestrator: orchestrator, state: state, notifier: notifier, logger: logger)
@@ -143,6 +145,17 @@ struct ToolformerDaemon: AsyncParsableCommand {
             ?? config.server.socket
             ?? SocketPath.daemonDefault(environment: environment, uid: getuid())
         return .path(path, mode: config.server.socketMode, group: config.server.socketGroup ?? "")
+    }
+
+    /// The on-disk cache tier when `cache.dir` is set. A directory that cannot be used is a
+    /// configuration error: better to refuse to start than to run without the tier asked for.
+    static func diskTier(_ config: ToolformerConfig, notifier: SystemdNotifier, logger: Logger) -> (any CacheStore)? {
+        guard let directory = config.cache.directory, !directory.isEmpty else { return nil }
+        do {
+            return try DiskCacheStore(directory: directory, maxBytes: config.cache.maxBytes, logger: logger)
+        } catch {
+            fail("configuration error: cache.dir: \(error)", errno: EIO, notifier: notifier)
+        }
     }
 
     /// The shared HTTP client's view. async-http-client does not expose its pool's open and idle

@@ -1,1 +1,0 @@
-// The on-disk cache tier arrives with the cache issue.
