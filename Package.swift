@@ -91,6 +91,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // LLM API clients (OpenAI-compatible, Anthropic) on the shared HTTP client.
+        .target(
+            name: "ToolformerProviders",
+            dependencies: [
+                "ToolformerCore", "ToolformerProtocol", "ToolformerHTTP",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Cache tiers behind the core's CacheStore protocol that do I/O: the on-disk tier.
         .target(
             name: "ToolformerStorage",
@@ -134,6 +146,7 @@ let package = Package(
                 "ToolformerHTTP",
                 "ToolformerTools",
                 "ToolformerStorage",
+                "ToolformerProviders",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -191,6 +204,15 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ToolformerProvidersTests",
+            dependencies: [
+                "ToolformerProviders", "ToolformerHTTP", "ToolformerCore", "ToolformerProtocol", "ToolformerTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,0 +1,1 @@
+// LLM provider clients arrive with the providers issue.
