@@ -10,33 +10,38 @@ public final class Orchestrator: Sendable {
     public struct Settings: Sendable, Equatable {
         public var maxRequest: Duration
         public var maxConcurrency: Int
+        public var maxTurns: Int
 
-        public init(maxRequest: Duration, maxConcurrency: Int) {
+        public init(maxRequest: Duration, maxConcurrency: Int, maxTurns: Int = 8) {
             self.maxRequest = maxRequest
             self.maxConcurrency = maxConcurrency
+            self.maxTurns = maxTurns
         }
 
         public init(_ config: ToolformerConfig) {
             self.init(
                 maxRequest: .milliseconds(config.orchestrator.maxRequestMs),
-                maxConcurrency: config.orchestrator.maxConcurrency)
+                maxConcurrency: config.orchestrator.maxConcurrency, maxTurns: config.orchestrator.maxTurns)
         }
     }
 
     public let registry: ToolRegistry
     public let executor: ToolExecutor
     public let cache: ResultCache
+    /// LLM providers for `orchestrate`; without them the method is not registered.
+    public let providers: ProviderRouter?
     private let flights = SingleFlight()
-    private let settings: Mutex<Settings>
-    private let logger: Logger
+    let settings: Mutex<Settings>
+    let logger: Logger
 
     public init(
         registry: ToolRegistry, settings: Settings, clock: any ToolformerClock = SystemClock(),
-        rateLimits: (any RateLimitStore)? = nil, cache: ResultCache, logger: Logger
+        rateLimits: (any RateLimitStore)? = nil, cache: ResultCache, providers: ProviderRouter? = nil, logger: Logger
     ) {
         self.registry = registry
         self.settings = Mutex(settings)
         self.cache = cache
+        self.providers = providers
         self.logger = logger
         executor = ToolExecutor(
             clock: clock, rateLimits: rateLimits ?? LocalRateLimitStore(clock: clock),
@@ -64,6 +69,11 @@ public final class Orchestrator: Sendable {
         table.register("tools/batch", .async { [self] params, context throws(ToolformerError) in
             try await batch(params, context: context)
         })
+        if providers != nil {
+            table.register("orchestrate", .async { [self] params, context throws(ToolformerError) in
+                try await orchestrate(params, context: context)
+            })
+        }
         table.register("cache/clear", admin: true, .async { [self] params, _ throws(ToolformerError) in
             let tool = try ParamReader(params).optionalString("tool")
             let removed = await cache.clear(namespace: tool.map { "tool:" + $0 })
@@ -85,6 +95,7 @@ public final class Orchestrator: Sendable {
         var cacheStatus = cache.status()
         cacheStatus["sharedInFlight"] = .int(Int64(flights.count))
         status["cache"] = .object(cacheStatus)
+        if let providers { status["providers"] = .object(providers.status()) }
         return status
     }
 
@@ -242,7 +253,7 @@ public final class Orchestrator: Sendable {
 
     // MARK: - Parameters
 
-    private func requestDeadline(_ reader: ParamReader) throws(ToolformerError) -> Duration {
+    func requestDeadline(_ reader: ParamReader) throws(ToolformerError) -> Duration {
         let cap = settings.withLock { $0.maxRequest }
         let requested = try reader.optionalPositiveInt("timeoutMs").map { Duration.milliseconds($0) }
         return executor.clock.now + min(requested ?? cap, cap)

@@ -9,6 +9,8 @@ public protocol RateLimitStore: Sendable {
     func reserve(bucket: String, tokens: Double, limit: Duration) async -> TokenBucket.Reservation?
     /// Returns tokens a cancelled waiter did not use.
     func refund(bucket: String, tokens: Double) async
+    /// Takes tokens already spent (an LLM response's usage), whatever the balance.
+    func charge(bucket: String, tokens: Double) async
     /// Applies a configuration's buckets, keeping the balance of those that stay.
     func configure(_ buckets: [String: RateLimitConfig]) async
     /// `daemon/status`'s view: each bucket's level, capacity and rate. Synchronous on purpose:
@@ -42,6 +44,14 @@ public final class LocalRateLimitStore: RateLimitStore {
         }
     }
 
+    /// Takes `tokens` whatever the balance (usage already spent), leaving a debt to wait out.
+    public func charge(bucket name: String, tokens: Double) async {
+        let now = clock.now
+        buckets.withLock { buckets in
+            _ = buckets[name]?.bucket.reserve(tokens, now: now, maxWait: .seconds(1e9))
+        }
+    }
+
     public func refund(bucket name: String, tokens: Double) async {
         let now = clock.now
         buckets.withLock { $0[name]?.bucket.refund(tokens, now: now) }
@@ -49,11 +59,26 @@ public final class LocalRateLimitStore: RateLimitStore {
 
     public func configure(_ configs: [String: RateLimitConfig]) async { apply(configs) }
 
+    /// The bucket that meters a budget's `tokens_per_minute`, beside its requests.
+    public static func tokenBucket(_ name: String) -> String { name + "#tokens" }
+
     private func apply(_ configs: [String: RateLimitConfig]) {
         let now = clock.now
         buckets.withLock { buckets in
             var next: [String: Bucket] = [:]
             for (name, config) in configs {
+                if let perMinute = config.tokensPerMinute, perMinute > 0 {
+                    // Tokens are charged after a response, from its usage; the balance may go
+                    // negative, and the next request waits until it is paid back.
+                    let tokenName = Self.tokenBucket(name)
+                    if let kept = buckets[tokenName], kept.config == config {
+                        next[tokenName] = kept
+                    } else {
+                        next[tokenName] = Bucket(
+                            bucket: TokenBucket(capacity: Double(perMinute), ratePerSecond: Double(perMinute) / 60, now: now),
+                            maxWait: .milliseconds(config.maxWaitMs), config: config)
+                    }
+                }
                 let capacity = Double(max(config.burst, 1))
                 let rate = config.rate.requestsPerSecond
                 if var kept = buckets[name], kept.config == config {
