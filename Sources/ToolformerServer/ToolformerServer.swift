@@ -67,9 +67,10 @@ public struct ToolformerServer: Service {
         switch listener {
         case .path(let path, let mode, let group):
             try SocketFile.prepare(path)
-            // The socket file must never exist with looser permissions than configured, not even
-            // between bind and chmod.
-            let previous = umask(0o177)
+            // The socket is created with its configured mode (the umask is its complement), because
+            // it listens as soon as it exists: a chmod afterwards would leave a moment in which a
+            // client can connect to a socket with other permissions than configured.
+            let previous = umask(mode_t(~mode & 0o777))
             defer { umask(previous) }
             let channel = try await bootstrap.bind(unixDomainSocketPath: path).get()
             try SocketFile.applyPermissions(path, mode: mode, group: group)

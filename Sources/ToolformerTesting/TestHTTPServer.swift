@@ -255,7 +255,8 @@ private final class TestHTTPConnectionHandler: ChannelInboundHandler {
         let eventLoop = context.eventLoop
         let me = NIOLoopBound(self, eventLoop: eventLoop)
         let boundContext = NIOLoopBound(context, eventLoop: eventLoop)
-        answering = Task {
+        // Not on the cooperative pool: blocking test code may hold all of its threads.
+        answering = Task(executorPreference: ThreadTaskExecutor.testServers) {
             let response = await handler(request)
             if let delay = response.delay { try? await Task.sleep(for: delay) }
             eventLoop.execute {

@@ -27,6 +27,7 @@ final class Reloader: Sendable {
 
     private let path: String
     private let tools: @Sendable (ToolformerConfig) -> [ToolRegistry.Entry]
+    private let providers: @Sendable (ToolformerConfig) -> ProviderRouter.Settings
     private let orchestrator: Orchestrator
     private let state: ServerState
     private let notifier: SystemdNotifier
@@ -35,11 +36,13 @@ final class Reloader: Sendable {
     private let submit: AsyncStream<Request>.Continuation
 
     init(
-        path: String, tools: @escaping @Sendable (ToolformerConfig) -> [ToolRegistry.Entry], orchestrator: Orchestrator,
+        path: String, tools: @escaping @Sendable (ToolformerConfig) -> [ToolRegistry.Entry],
+        providers: @escaping @Sendable (ToolformerConfig) -> ProviderRouter.Settings, orchestrator: Orchestrator,
         state: ServerState, notifier: SystemdNotifier, logger: Logger
     ) {
         self.path = path
         self.tools = tools
+        self.providers = providers
         self.orchestrator = orchestrator
         self.state = state
         self.notifier = notifier
@@ -84,6 +87,7 @@ final class Reloader: Sendable {
         }
         let entries = tools(loaded)
         await orchestrator.reconfigure(loaded, tools: entries)
+        orchestrator.providers?.reconfigure(providers(loaded))
         state.limits = ServerLimits(loaded, daemonUID: getuid())
         logger.info("configuration reloaded", metadata: ["tools": "\(entries.count)"])
         notifier.ready(status: "Reloaded: \(entries.count) tools")

@@ -6,6 +6,7 @@ import ServiceLifecycle
 import ToolformerCore
 import ToolformerHTTP
 import ToolformerProtocol
+import ToolformerProviders
 import ToolformerServer
 import ToolformerStorage
 public import ToolformerSystemd
@@ -74,14 +75,20 @@ struct ToolformerDaemon: AsyncParsableCommand {
             }
         }
         let clock = SystemClock()
+        let rateLimits = LocalRateLimitStore(clock: clock, buckets: loaded.rateLimits)
+        let cache = ResultCache(settings: .init(loaded.cache), tier: Self.diskTier(loaded, notifier: notifier, logger: logger))
+        let providerSettings: @Sendable (ToolformerConfig) -> ProviderRouter.Settings = { config in
+            Self.providers(config, http: http, environment: environment, logger: logger)
+        }
+        let router = ProviderRouter(
+            settings: providerSettings(loaded), rateLimits: rateLimits, cache: cache, clock: clock, logger: logger)
         let orchestrator = Orchestrator(
-            registry: ToolRegistry(tools(loaded)), settings: .init(loaded), clock: clock,
-            rateLimits: LocalRateLimitStore(clock: clock, buckets: loaded.rateLimits),
-            cache: ResultCache(settings: .init(loaded.cache), tier: Self.diskTier(loaded, notifier: notifier, logger: logger)),
-            logger: logger)
+            registry: ToolRegistry(tools(loaded)), settings: .init(loaded), clock: clock, rateLimits: rateLimits,
+            cache: cache, providers: router, logger: logger)
         let state = ServerState(limits: ServerLimits(loaded, daemonUID: getuid()))
         let reloader = Reloader(
-            path: config, tools: tools, orchestrator: orchestrator, state: state, notifier: notifier, logger: logger)
+            path: config, tools: tools, providers: providerSettings, orchestrator: orchestrator, state: state,
+            notifier: notifier, logger: logger)
 
         var methods = MethodTable()
         ProtocolMethods.register(in: &methods, state: state) {
@@ -145,6 +152,33 @@ struct ToolformerDaemon: AsyncParsableCommand {
             ?? config.server.socket
             ?? SocketPath.daemonDefault(environment: environment, uid: getuid())
         return .path(path, mode: config.server.socketMode, group: config.server.socketGroup ?? "")
+    }
+
+    /// The configured LLM providers. One whose key cannot be found is still listed, and answers
+    /// every request with the reason (so the daemon starts, and `daemon/status` says why).
+    static func providers(
+        _ config: ToolformerConfig, http: SharedHTTPClient, environment: [String: String], logger: Logger
+    ) -> ProviderRouter.Settings {
+        var registered: [String: ProviderRouter.Registered] = [:]
+        for (name, provider) in config.providers {
+            let built: any LLMProvider
+            switch provider.kind {
+            case .mock:
+                built = MockProvider(name: name)
+            case .openai, .anthropic:
+                do throws(ProviderSetupError) {
+                    built = try ProviderFactory.make(provider, client: http, environment: environment, logger: logger)
+                        ?? UnavailableProvider(name: name, reason: "kind \(provider.kind.rawValue) has no client")
+                } catch {
+                    logger.error("provider unavailable", metadata: ["provider.name": "\(name)", "error": "\(error)"])
+                    built = UnavailableProvider(name: name, reason: "\(error)")
+                }
+            }
+            registered[name] = ProviderRouter.Registered(provider: built, config: provider)
+        }
+        return ProviderRouter.Settings(
+            providers: registered, defaultProvider: config.orchestrator.defaultProvider,
+            fallbacks: config.orchestrator.fallbackProviders)
     }
 
     /// The on-disk cache tier when `cache.dir` is set. A directory that cannot be used is a

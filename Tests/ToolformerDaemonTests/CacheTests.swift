@@ -9,7 +9,7 @@ import Glibc
 #endif
 
 /// The shared result cache and the shared HTTP pool, over the socket.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(2)), .ownThread)
 struct CacheTests {
     /// An exec tool that appends a line to DIR/runs each time it runs, then echoes its input
     /// (after `delay`), so a test can count real runs.
@@ -23,7 +23,7 @@ struct CacheTests {
         try ToolKindTests.ScriptedDaemon(scripts: ["count": (Self.counter, toml + (env.isEmpty ? "" : "\nenv = { \(env) }"))], extra: extra)
     }
 
-    @Test func twoClientsAskingTheSameQuestionPayOnce() throws {
+    @Test func twoClientsAskingTheSameQuestionPayOnce() async throws {
         let scripted = try counting()
         let a = try scripted.daemon.connect()
         let b = try scripted.daemon.connect()
@@ -44,7 +44,7 @@ struct CacheTests {
         #expect(status?["entries"] == 2)
     }
 
-    @Test func bypassAndRefresh() throws {
+    @Test func bypassAndRefresh() async throws {
         let scripted = try counting()
         let connection = try scripted.daemon.connect()
         _ = try connection.call("tools/call", ["name": "count", "arguments": ["x": 1]])
@@ -58,7 +58,7 @@ struct CacheTests {
         #expect(runs(scripted) == 3)
     }
 
-    @Test func expiredEntriesAreNeverServed() throws {
+    @Test func expiredEntriesAreNeverServed() async throws {
         let scripted = try counting("cache_ttl_s = 1")
         let connection = try scripted.daemon.connect()
         _ = try connection.call("tools/call", ["name": "count", "arguments": [:]])
@@ -70,7 +70,7 @@ struct CacheTests {
         #expect(runs(scripted) == 2)
     }
 
-    @Test func aChangedDefinitionMissesAfterReload() throws {
+    @Test func aChangedDefinitionMissesAfterReload() async throws {
         let scripted = try counting(env: "VERSION = \"1\"")
         let connection = try scripted.daemon.connect()
         _ = try connection.call("tools/call", ["name": "count", "arguments": [:]])
@@ -85,7 +85,7 @@ struct CacheTests {
         #expect(runs(scripted) == 2)
     }
 
-    @Test func twentyConcurrentIdenticalCallsRunTheToolOnce() throws {
+    @Test func twentyConcurrentIdenticalCallsRunTheToolOnce() async throws {
         let scripted = try counting(env: "DELAY = \"0.3\"")
         let connections = try (0..<4).map { _ in try scripted.daemon.connect() }
         for (index, connection) in connections.enumerated() {
@@ -105,7 +105,7 @@ struct CacheTests {
         #expect(cachedCount == 19)
     }
 
-    @Test func theFirstCallerCancellingLeavesTheOthersServed() throws {
+    @Test func theFirstCallerCancellingLeavesTheOthersServed() async throws {
         let scripted = try counting(env: "DELAY = \"0.4\"")
         let first = try scripted.daemon.connect()
         let second = try scripted.daemon.connect()
@@ -120,7 +120,7 @@ struct CacheTests {
         #expect(runs(scripted) == 1)
     }
 
-    @Test func aFailureIsSeenByAllAndNothingIsCached() throws {
+    @Test func aFailureIsSeenByAllAndNothingIsCached() async throws {
         let scripted = try ToolKindTests.ScriptedDaemon(scripts: ["fail": ("echo run >> DIR/runs\nsleep 0.2\necho bad >&2\nexit 1", "cache_ttl_s = 60")])
         let a = try scripted.daemon.connect()
         let b = try scripted.daemon.connect()
@@ -133,7 +133,7 @@ struct CacheTests {
         #expect(((try? TestDaemon.readFile(scripted.directory + "/runs")) ?? "").split(separator: "\n").count == 2)
     }
 
-    @Test func theByteBudgetEvictsLeastRecentlyUsedFirst() throws {
+    @Test func theByteBudgetEvictsLeastRecentlyUsedFirst() async throws {
         // Each entry costs about 2.2 KB (the value, the key holding the pad again, bookkeeping):
         // 10,000 bytes hold four, and a fifth evicts the least recently used.
         let daemon = try TestDaemon(config: TestDaemon.config(extra: """
@@ -163,7 +163,7 @@ struct CacheTests {
         #expect(status?["entries"] == 4)
     }
 
-    @Test func largeValuesRoundTripThroughCompression() throws {
+    @Test func largeValuesRoundTripThroughCompression() async throws {
         let daemon = try TestDaemon(config: TestDaemon.config(extra: """
             [cache]
             compress_min_bytes = 1024
@@ -185,7 +185,7 @@ struct CacheTests {
         #expect((status?["compressedBytes"]?.intValue ?? .max) < Int64(text.utf8.count) / 2)
     }
 
-    @Test func cacheClearRemovesAllOrOneTool() throws {
+    @Test func cacheClearRemovesAllOrOneTool() async throws {
         let daemon = try TestDaemon(config: TestDaemon.config(extra: """
             [tools.one]
             kind = "builtin"
@@ -207,7 +207,7 @@ struct CacheTests {
         #expect(try connection.call("daemon/status")["cache"]?["entries"] == 0)
     }
 
-    @Test func theDiskTierServesAfterARestartAndSkipsCorruption() throws {
+    @Test func theDiskTierServesAfterARestartAndSkipsCorruption() async throws {
         let cacheDir = "/tmp/toolformer-cache-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { _ = try? TestDaemon.run(["/bin/rm", "-rf", cacheDir]) }
         let scripted = try counting(extra: "[cache]\ndir = \"\(cacheDir)\"")
@@ -243,7 +243,7 @@ struct CacheTests {
         return try TestDaemon.readFile(listing).split(separator: "\n").map(String.init)
     }
 
-    @Test func httpToolsShareAFewWarmConnectionsWhoeverCalls() throws {
+    @Test func httpToolsShareAFewWarmConnectionsWhoeverCalls() async throws {
         let server = try TestHTTPServer.startBlocking { request in .json(#"{"ok":true}"#) }
         defer { try? server.shutdownBlocking() }
         let daemon = try TestDaemon(config: TestDaemon.config(extra: """

@@ -8,9 +8,9 @@ import Glibc
 #endif
 
 /// systemd's protocol, socket activation, drain, reload and the socket file, with the real binary.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(2)), .ownThread)
 struct LifecycleTests {
-    @Test func notifiesSystemdThroughReadyWatchdogReloadAndStop() throws {
+    @Test func notifiesSystemdThroughReadyWatchdogReloadAndStop() async throws {
         let listener = try NotifyListener()
         defer { listener.close() }
         let daemon = try TestDaemon(environment: ["NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "200000"])
@@ -48,7 +48,7 @@ struct LifecycleTests {
 
     /// A failing or hung probe stopping the pings is tested on WatchdogService itself
     /// (ToolformerSystemdTests); here, the daemon pings only when systemd asked for it.
-    @Test func theWatchdogPingsOnlyWhenSystemdAskedForIt() throws {
+    @Test func theWatchdogPingsOnlyWhenSystemdAskedForIt() async throws {
         // Without WATCHDOG_USEC nothing pings; with it but no NOTIFY_SOCKET, everything stays silent.
         let listener = try NotifyListener()
         defer { listener.close() }
@@ -62,7 +62,7 @@ struct LifecycleTests {
         #expect(try silent.stop() == 0)
     }
 
-    @Test func socketActivationAdoptsTheInheritedSocket() throws {
+    @Test func socketActivationAdoptsTheInheritedSocket() async throws {
         let listener = try NotifyListener()
         defer { listener.close() }
         var template = Array("/tmp/toolformer-act-XXXXXX".utf8CString)
@@ -84,7 +84,7 @@ struct LifecycleTests {
         _ = try TestDaemon.run(["/bin/rm", "-rf", directory])
     }
 
-    @Test func drainFinishesRequestsInFlightAndRefusesNewOnes() throws {
+    @Test func drainFinishesRequestsInFlightAndRefusesNewOnes() async throws {
         let daemon = try TestDaemon()
         let connection = try daemon.connect()
         let other = try daemon.connect()
@@ -110,7 +110,7 @@ struct LifecycleTests {
         #expect(throws: ClientError.self) { _ = try daemon.connect() }
     }
 
-    @Test func aLongDrainExtendsSystemdsStopTimeout() throws {
+    @Test func aLongDrainExtendsSystemdsStopTimeout() async throws {
         let listener = try NotifyListener()
         defer { listener.close() }
         let daemon = try TestDaemon(environment: ["NOTIFY_SOCKET": listener.path])
@@ -125,7 +125,7 @@ struct LifecycleTests {
         #expect(try daemon.waitForExit(timeout: .seconds(10)) == 0)
     }
 
-    @Test func drainTimeoutCancelsWhatIsLeftWithShuttingDown() throws {
+    @Test func drainTimeoutCancelsWhatIsLeftWithShuttingDown() async throws {
         let daemon = try TestDaemon(config: TestDaemon.config(server: "drain_timeout_ms = 300").replacingDrain())
         let connection = try daemon.connect()
         try connection.sendRequest("tools/call", ["name": "sleep", "arguments": ["ms": 30000]], id: "long")
@@ -138,7 +138,7 @@ struct LifecycleTests {
         #expect(ContinuousClock.now - started < .seconds(5))
     }
 
-    @Test func cancellationEndsARequestWithCancelled() throws {
+    @Test func cancellationEndsARequestWithCancelled() async throws {
         let daemon = try TestDaemon()
         let connection = try daemon.connect()
         try connection.sendRequest("tools/call", ["name": "sleep", "arguments": ["ms": 30000]], id: 5)
@@ -151,7 +151,7 @@ struct LifecycleTests {
         #expect(status["inflight"] == 0)
     }
 
-    @Test func reloadAppliesAGoodFileAndKeepsTheOldOneOnABadFile() throws {
+    @Test func reloadAppliesAGoodFileAndKeepsTheOldOneOnABadFile() async throws {
         let daemon = try TestDaemon()
         let connection = try daemon.connect()
         func toolNames() throws -> [String] {
@@ -183,7 +183,7 @@ struct LifecycleTests {
         try expectAlive(connection)
     }
 
-    @Test func aBadConfigurationStopsStartupWithFileKeyAndReason() throws {
+    @Test func aBadConfigurationStopsStartupWithFileKeyAndReason() async throws {
         let listener = try NotifyListener()
         defer { listener.close() }
         let daemon = try TestDaemon(
@@ -195,7 +195,7 @@ struct LifecycleTests {
         #expect(fatal.contains { $0.contains("STATUS=") && $0.contains("ERRNO=") })
     }
 
-    @Test func aLiveSocketIsNeverStolenAndAStaleOneIsReplaced() throws {
+    @Test func aLiveSocketIsNeverStolenAndAStaleOneIsReplaced() async throws {
         let first = try TestDaemon()
         let second = try TestDaemon(socket: first.socketPath, waitUntilReady: false)
         #expect(try second.waitForExit(timeout: .seconds(10)) == 1)
@@ -217,7 +217,7 @@ struct LifecycleTests {
         #expect(try TestDaemon.readFile(regular) == "keep me")
     }
 
-    @Test func theSocketGetsItsModeAndItsDirectory() throws {
+    @Test func theSocketGetsItsModeAndItsDirectory() async throws {
         let nested = try TestDaemon(
             config: TestDaemon.config(server: #"socket_mode = "0640""#),
             socket: "/tmp/toolformer-nested-\(getpid())/a/b/toolformerd.sock")
@@ -232,7 +232,7 @@ struct LifecycleTests {
     }
 
     @Test(.enabled(if: getuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0, "needs root and setpriv"))
-    func peersAreAuthorizedByTheirCredentials() throws {
+    func peersAreAuthorizedByTheirCredentials() async throws {
         let daemon = try TestDaemon(config: TestDaemon.config(server: #"socket_mode = "0666""#))
         _ = try TestDaemon.run(["/bin/chmod", "0755", daemon.directory])
         let ctl = TestDaemon.binary("toolformerctl")

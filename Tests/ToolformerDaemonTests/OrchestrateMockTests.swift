@@ -4,7 +4,7 @@ import ToolformerProtocol
 import ToolformerTesting
 
 /// `orchestrate` with the offline mock provider, over the socket.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(2)), .ownThread)
 struct OrchestrateMockTests {
     static let config = TestDaemon.config(extra: """
         [orchestrator]
@@ -17,7 +17,7 @@ struct OrchestrateMockTests {
         cache_ttl_s = 600
         """)
 
-    @Test func theReadmeExampleRunsOffline() throws {
+    @Test func theReadmeExampleRunsOffline() async throws {
         let daemon = try TestDaemon(config: Self.config)
         let result = try daemon.connect().call("orchestrate", ["prompt": "Please run echo(city=\"Paris\", days=3) and sleep(ms=20)."])
         #expect(result["stopReason"] == "end_turn")
@@ -39,7 +39,7 @@ struct OrchestrateMockTests {
         #expect(again["output"] == result["output"])
     }
 
-    @Test func withNoToolNamedItAnswersThePromptBack() throws {
+    @Test func withNoToolNamedItAnswersThePromptBack() async throws {
         let daemon = try TestDaemon(config: Self.config)
         let result = try daemon.connect().call("orchestrate", ["messages": [["role": "system", "content": "be brief"], ["role": "user", "content": "hello there"]]])
         #expect(result["output"] == "hello there")
@@ -47,7 +47,7 @@ struct OrchestrateMockTests {
         #expect(result["toolCalls"] == [])
     }
 
-    @Test func toolsRunOnTheSharedOrchestratorWithItsCache() throws {
+    @Test func toolsRunOnTheSharedOrchestratorWithItsCache() async throws {
         let daemon = try TestDaemon(config: Self.config)
         let connection = try daemon.connect()
         let prompt = "cached_echo(a=1) cached_echo(a=2) cached_echo(a=3)"
@@ -61,7 +61,7 @@ struct OrchestrateMockTests {
         #expect(direct["_meta"]?["toolformer"]?["cached"] == true)
     }
 
-    @Test func whatTheModelGetsWrongGoesBackToItAsAnError() throws {
+    @Test func whatTheModelGetsWrongGoesBackToItAsAnError() async throws {
         let daemon = try TestDaemon(config: Self.config)
         let result = try daemon.connect().call("orchestrate", ["prompt": "sleep(ms=\"soon\") echo(oops) echo(ok=true)"])
         #expect(result["stopReason"] == "end_turn")
@@ -72,14 +72,14 @@ struct OrchestrateMockTests {
         #expect(result["output"]?.stringValue?.contains("sleep (error):") == true)
     }
 
-    @Test func theToolSubsetIsAllTheModelSees() throws {
+    @Test func theToolSubsetIsAllTheModelSees() async throws {
         let daemon = try TestDaemon(config: Self.config)
         // sleep is not offered, so the mock does not call it.
         let result = try daemon.connect().call("orchestrate", ["prompt": "echo(a=1) sleep(ms=1)", "tools": ["echo"]])
         #expect(result["toolCalls"]?.arrayValue?.map { $0["name"] } == ["echo"])
     }
 
-    @Test func runningOutOfTurnsIsStillAResult() throws {
+    @Test func runningOutOfTurnsIsStillAResult() async throws {
         let daemon = try TestDaemon(config: Self.config)
         let result = try daemon.connect().call("orchestrate", ["prompt": "echo(a=1) echo(a=2)", "maxTurns": 1])
         #expect(result["stopReason"] == "max_turns")
@@ -87,7 +87,7 @@ struct OrchestrateMockTests {
         #expect(result["toolCalls"]?.arrayValue?.count == 2)
     }
 
-    @Test func eventsTellTheStoryInOrder() throws {
+    @Test func eventsTellTheStoryInOrder() async throws {
         let daemon = try TestDaemon(config: Self.config)
         let connection = try daemon.connect()
         let id = try connection.sendRequest("orchestrate", ["prompt": "echo(a=1) echo(b=2)", "stream": true])
@@ -105,7 +105,7 @@ struct OrchestrateMockTests {
         #expect(toolEvent?["params"]?["callId"]?.stringValue?.hasPrefix("call_") == true)
     }
 
-    @Test func badParamsAreRefusedWithTheirField() throws {
+    @Test func badParamsAreRefusedWithTheirField() async throws {
         let daemon = try TestDaemon(config: Self.config)
         let connection = try daemon.connect()
         let cases: [(JSONObject, String, String)] = [

@@ -8,13 +8,13 @@ import Glibc
 #endif
 
 /// The shared orchestrator over the socket: batches, caps, rate limits, streaming.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(2)), .ownThread)
 struct OrchestratorTests {
     func sleeps(_ count: Int, ms: Int64, tool: String = "sleep") -> JSONValue {
         .array((0..<count).map { _ in ["name": .string(tool), "arguments": ["ms": .int(ms)]] })
     }
 
-    @Test func twoHundredSleepsRunInParallel() throws {
+    @Test func twoHundredSleepsRunInParallel() async throws {
         let daemon = try TestDaemon()
         let connection = try daemon.connect()
         let started = ContinuousClock.now
@@ -27,7 +27,7 @@ struct OrchestratorTests {
         #expect(elapsed < .seconds(1), "200 × 100 ms took \(elapsed)")
     }
 
-    @Test func aPerToolCapRunsSixCallsInThreeWaves() throws {
+    @Test func aPerToolCapRunsSixCallsInThreeWaves() async throws {
         let daemon = try TestDaemon(config: TestDaemon.config(extra: """
             [tools.narrow]
             kind = "builtin"
@@ -59,7 +59,7 @@ struct OrchestratorTests {
         #expect(waves == [1, 1, 2, 2, 3, 3])
     }
 
-    @Test func theGlobalCapLikewise() throws {
+    @Test func theGlobalCapLikewise() async throws {
         let daemon = try TestDaemon(config: TestDaemon.config(extra: "[orchestrator]\nmax_concurrency = 2\n"))
         let connection = try daemon.connect()
         let started = ContinuousClock.now
@@ -70,7 +70,7 @@ struct OrchestratorTests {
         #expect(elapsed < .seconds(3))
     }
 
-    @Test func aBatchCapLimitsOnlyThatBatch() throws {
+    @Test func aBatchCapLimitsOnlyThatBatch() async throws {
         let daemon = try TestDaemon()
         let connection = try daemon.connect()
         let started = ContinuousClock.now
@@ -78,7 +78,7 @@ struct OrchestratorTests {
         #expect(ContinuousClock.now - started >= .milliseconds(400))
     }
 
-    @Test func oneClientsBigBatchDoesNotStarveAnotherClientsCall() throws {
+    @Test func oneClientsBigBatchDoesNotStarveAnotherClientsCall() async throws {
         let daemon = try TestDaemon(config: TestDaemon.config(extra: "[orchestrator]\nmax_concurrency = 4\n"))
         let batcher = try daemon.connect()
         _ = try batcher.sendRequest("tools/batch", ["calls": sleeps(400, ms: 50)])
@@ -91,7 +91,7 @@ struct OrchestratorTests {
         #expect(ContinuousClock.now - started < .seconds(1))
     }
 
-    @Test func rateLimitsSpaceCallsAndRefuseOverlongWaits() throws {
+    @Test func rateLimitsSpaceCallsAndRefuseOverlongWaits() async throws {
         let daemon = try TestDaemon(config: TestDaemon.config(extra: """
             [rate_limits.api]
             requests_per_second = 10
@@ -129,7 +129,7 @@ struct OrchestratorTests {
         #expect(refused.allSatisfy { $0["isError"] == true })
     }
 
-    @Test func aBatchStreamsEachCallAsItFinishesFastestFirst() throws {
+    @Test func aBatchStreamsEachCallAsItFinishesFastestFirst() async throws {
         let daemon = try TestDaemon()
         let connection = try daemon.connect()
         let calls: JSONValue = [
@@ -146,7 +146,7 @@ struct OrchestratorTests {
         #expect(answer["result"]?["results"]?.arrayValue?.map { $0["structuredContent"]?["sleptMs"] } == [300, 10, 150])
     }
 
-    @Test func aBatchWithOneBadCallRunsNothing() throws {
+    @Test func aBatchWithOneBadCallRunsNothing() async throws {
         let daemon = try TestDaemon()
         let connection = try daemon.connect()
         for (params, field) in [
@@ -162,7 +162,7 @@ struct OrchestratorTests {
         }
     }
 
-    @Test func statusShowsQueuesAndBuckets() throws {
+    @Test func statusShowsQueuesAndBuckets() async throws {
         let daemon = try TestDaemon(config: TestDaemon.config(extra: """
             [rate_limits.api]
             requests_per_minute = 60

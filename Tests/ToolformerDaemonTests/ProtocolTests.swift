@@ -4,9 +4,9 @@ import ToolformerProtocol
 import ToolformerTesting
 
 /// Every rule of the protocol document, against the real daemon over its socket.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(2)), .ownThread)
 struct ProtocolTests {
-    @Test func pingAndEnvelope() throws {
+    @Test func pingAndEnvelope() async throws {
         let daemon = try TestDaemon()
         let connection = try daemon.connect()
         // "jsonrpc" may be left out by clients; the daemon always writes it.
@@ -19,7 +19,7 @@ struct ProtocolTests {
         #expect(stringID["result"] == .object([:]))
     }
 
-    @Test func initializeNegotiatesTheProtocolVersion() throws {
+    @Test func initializeNegotiatesTheProtocolVersion() async throws {
         let daemon = try TestDaemon()
         let connection = try daemon.connect()
         let known = try connection.call("initialize", ["protocolVersion": "2025-06-18", "clientInfo": ["name": "t", "version": "1"]])
@@ -34,7 +34,7 @@ struct ProtocolTests {
         try expectAlive(connection)
     }
 
-    @Test func parseErrorsKeepTheConnection() throws {
+    @Test func parseErrorsKeepTheConnection() async throws {
         let daemon = try TestDaemon()
         let connection = try daemon.connect()
         for line in [
@@ -54,7 +54,7 @@ struct ProtocolTests {
         try expectAlive(connection)
     }
 
-    @Test func int64IdsAndArgumentsRoundTripExactly() throws {
+    @Test func int64IdsAndArgumentsRoundTripExactly() async throws {
         let daemon = try TestDaemon()
         let connection = try daemon.connect()
         let max = try exchange(#"{"id":9223372036854775807,"method":"ping"}"#, on: connection)
@@ -73,7 +73,7 @@ struct ProtocolTests {
         #expect(echoed["content"]?.arrayValue?.first?["text"]?.stringValue?.contains(#""tenth":0.1}"#) == true)
     }
 
-    @Test func invalidEnvelopes() throws {
+    @Test func invalidEnvelopes() async throws {
         let daemon = try TestDaemon()
         let connection = try daemon.connect()
         expectError(try exchange(#"[{"id":1,"method":"ping"}]"#, on: connection), code: -32600, name: "invalid_request")
@@ -93,7 +93,7 @@ struct ProtocolTests {
         try expectAlive(connection)
     }
 
-    @Test func notificationsAreNeverAnswered() throws {
+    @Test func notificationsAreNeverAnswered() async throws {
         let daemon = try TestDaemon()
         let connection = try daemon.connect()
         try connection.send(#"{"jsonrpc":"2.0","method":"no/such/method"}"# + "\n")
@@ -106,7 +106,7 @@ struct ProtocolTests {
         #expect(next["id"] == "after")
     }
 
-    @Test func pipelinedRequestsAnswerOutOfOrder() throws {
+    @Test func pipelinedRequestsAnswerOutOfOrder() async throws {
         let daemon = try TestDaemon()
         let connection = try daemon.connect()
         let requests = [
@@ -125,7 +125,7 @@ struct ProtocolTests {
         #expect(order == [3, 2, 1])
     }
 
-    @Test func manyPipelinedRequestsEachGetOneWholeLine() throws {
+    @Test func manyPipelinedRequestsEachGetOneWholeLine() async throws {
         let daemon = try TestDaemon(config: TestDaemon.config(server: "max_inflight_per_connection = 1024"))
         let connection = try daemon.connect()
         var batch = ""
@@ -146,7 +146,7 @@ struct ProtocolTests {
         #expect(seen.count == 500)
     }
 
-    @Test func duplicateIdsInFlightAreRefused() throws {
+    @Test func duplicateIdsInFlightAreRefused() async throws {
         let daemon = try TestDaemon()
         let connection = try daemon.connect()
         try connection.send(#"{"id":7,"method":"tools/call","params":{"name":"sleep","arguments":{"ms":300}}}"# + "\n")
@@ -158,7 +158,7 @@ struct ProtocolTests {
         #expect(try exchange(#"{"id":7,"method":"ping"}"#, on: connection)["result"] == .object([:]))
     }
 
-    @Test func deepNestingIsRefusedAndTheDaemonStaysUp() throws {
+    @Test func deepNestingIsRefusedAndTheDaemonStaysUp() async throws {
         let daemon = try TestDaemon()
         let connection = try daemon.connect()
         let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
@@ -170,7 +170,7 @@ struct ProtocolTests {
         try expectAlive(try daemon.connect())
     }
 
-    @Test func overlongLinesAreRefusedAndTheConnectionStaysUsable() throws {
+    @Test func overlongLinesAreRefusedAndTheConnectionStaysUsable() async throws {
         let daemon = try TestDaemon(config: TestDaemon.config(server: "max_line_bytes = 1024"))
         let connection = try daemon.connect()
         let long = #"{"id":1,"method":"ping","params":{"pad":""# + String(repeating: "y", count: 5000) + "\"}}"
@@ -189,7 +189,7 @@ struct ProtocolTests {
         #expect(try exchange(exact, on: connection)["id"] == "edge")
     }
 
-    @Test func inflightLimitPerConnection() throws {
+    @Test func inflightLimitPerConnection() async throws {
         let daemon = try TestDaemon(config: TestDaemon.config(server: "max_inflight_per_connection = 2"))
         let connection = try daemon.connect()
         for id in 1...2 {
@@ -205,7 +205,7 @@ struct ProtocolTests {
         #expect(try connection.call("tools/call", ["name": "sleep", "arguments": ["ms": 1]])["isError"] == false)
     }
 
-    @Test func connectionLimit() throws {
+    @Test func connectionLimit() async throws {
         let daemon = try TestDaemon(config: TestDaemon.config(server: "max_connections = 2"))
         // The readiness check's own connection may still be counted for a moment.
         let first = try admittedConnection(daemon)
@@ -218,5 +218,12 @@ struct ProtocolTests {
         let fourth = try admittedConnection(daemon)
         try expectAlive(fourth)
         try expectAlive(first)
+    }
+}
+
+@Suite(.ownThread) struct OwnThreadTraitTests {
+    /// The trait the end-to-end suites rely on really moves a test off the cooperative pool.
+    @Test func aBlockingTestRunsOnAThreadOfItsOwn() async {
+        #expect(ThreadTaskExecutor.isCurrentThreadAnExecutor)
     }
 }

@@ -4,9 +4,9 @@ import ToolformerProtocol
 import ToolformerTesting
 
 /// tools/list and tools/call as the protocol shapes them, over the socket.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(2)), .ownThread)
 struct ToolCallTests {
-    @Test func listShowsEachToolWithItsSchema() throws {
+    @Test func listShowsEachToolWithItsSchema() async throws {
         let daemon = try TestDaemon()
         let tools = try daemon.connect().call("tools/list")["tools"]?.arrayValue ?? []
         #expect(tools.compactMap { $0["name"]?.stringValue } == ["echo", "now", "sleep"])
@@ -15,7 +15,7 @@ struct ToolCallTests {
         #expect(sleep["description"]?.stringValue?.isEmpty == false)
     }
 
-    @Test func argumentsAreCheckedBeforeAnythingRuns() throws {
+    @Test func argumentsAreCheckedBeforeAnythingRuns() async throws {
         let daemon = try TestDaemon()
         let connection = try daemon.connect()
         func expectRefused(_ params: JSONObject, name: String, field: String?) {
@@ -41,7 +41,7 @@ struct ToolCallTests {
         try expectAlive(connection)
     }
 
-    @Test func theRequestDeadlineEndsTheCallWithTimeout() throws {
+    @Test func theRequestDeadlineEndsTheCallWithTimeout() async throws {
         let daemon = try TestDaemon()
         let connection = try daemon.connect()
         let started = ContinuousClock.now
@@ -57,7 +57,7 @@ struct ToolCallTests {
         #expect(try connection.call("daemon/status")["inflight"] == 0)
     }
 
-    @Test func aToolPastItsOwnTimeoutIsAToolError() throws {
+    @Test func aToolPastItsOwnTimeoutIsAToolError() async throws {
         let daemon = try TestDaemon(config: TestDaemon.config(extra: "[tools.slow]\nkind = \"builtin\"\nbuiltin = \"sleep\"\ntimeout_ms = 100\n"))
         let connection = try daemon.connect()
         let result = try connection.call("tools/call", ["name": "slow", "arguments": ["ms": 5000]])
@@ -66,7 +66,7 @@ struct ToolCallTests {
         #expect(result["_meta"]?["toolformer"]?["durationMs"]?.intValue ?? 0 >= 100)
     }
 
-    @Test func streamedEventsArriveInOrderBeforeTheResponse() throws {
+    @Test func streamedEventsArriveInOrderBeforeTheResponse() async throws {
         let daemon = try TestDaemon()
         let connection = try daemon.connect()
         let id = try connection.sendRequest("tools/call", ["name": "sleep", "arguments": ["ms": 50], "stream": true])
@@ -82,7 +82,7 @@ struct ToolCallTests {
         #expect(try response(to: quiet, on: connection).before.isEmpty)
     }
 
-    @Test func aHalfClosedClientStillGetsItsAnswers() throws {
+    @Test func aHalfClosedClientStillGetsItsAnswers() async throws {
         let daemon = try TestDaemon()
         let connection = try daemon.connect()
         try connection.send(#"{"id":1,"method":"tools/call","params":{"name":"sleep","arguments":{"ms":200}}}"# + "\n" + #"{"id":2,"method":"ping"}"#)
@@ -95,7 +95,7 @@ struct ToolCallTests {
         #expect(ids == [2, 1])
     }
 
-    @Test func aDisconnectCancelsTheClientsRequests() throws {
+    @Test func aDisconnectCancelsTheClientsRequests() async throws {
         let daemon = try TestDaemon()
         let connection = try daemon.connect()
         for id in 1...5 {

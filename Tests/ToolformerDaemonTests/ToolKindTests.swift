@@ -9,7 +9,7 @@ import Glibc
 #endif
 
 /// Exec and HTTP tools through the real daemon: processes, timeouts, cancellation, retries, HTTP.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(2)), .ownThread)
 struct ToolKindTests {
     /// Scripts (name → /bin/sh body, with DIR for their directory) in a directory of their own,
     /// each declared as an exec tool with the extra TOML given, and a daemon serving them.
@@ -52,7 +52,7 @@ struct ToolKindTests {
 
     static let forkingSleeper = "sleep 300 &\necho $! >> DIR/pids\necho $$ >> DIR/pids\nexec sleep 300"
 
-    @Test func anExecToolPastItsTimeoutIsAnErrorAndItsProcessesAreGone() throws {
+    @Test func anExecToolPastItsTimeoutIsAnErrorAndItsProcessesAreGone() async throws {
         let scripted = try ScriptedDaemon(scripts: ["hang": (Self.forkingSleeper, "timeout_ms = 300")])
         let result = try scripted.daemon.connect().call("tools/call", ["name": "hang", "arguments": [:]])
         #expect(result["isError"] == true)
@@ -62,7 +62,7 @@ struct ToolKindTests {
         try waitGone(started)
     }
 
-    @Test func cancellingOrDisconnectingKillsTheProcessGroup() throws {
+    @Test func cancellingOrDisconnectingKillsTheProcessGroup() async throws {
         let scripted = try ScriptedDaemon(scripts: ["hang": (Self.forkingSleeper, "")])
         let connection = try scripted.daemon.connect()
         try connection.sendRequest("tools/call", ["name": "hang", "arguments": [:]], id: 1)
@@ -81,7 +81,7 @@ struct ToolKindTests {
         try waitGone(second)
     }
 
-    @Test func aListedExitCodeIsRetriedUntilItSucceeds() throws {
+    @Test func aListedExitCodeIsRetriedUntilItSucceeds() async throws {
         let flaky = """
             count=$(cat DIR/count 2>/dev/null || echo 0)
             count=$((count + 1))
@@ -110,7 +110,7 @@ struct ToolKindTests {
         #expect(broken["content"]?.arrayValue?.first?["text"]?.stringValue?.contains("exit code 3: nope") == true)
     }
 
-    @Test func execChildrenSeeACleanEnvironment() throws {
+    @Test func execChildrenSeeACleanEnvironment() async throws {
         let listener = try NotifyListener()
         defer { listener.close() }
         let scripted = try ScriptedDaemon(
@@ -124,7 +124,7 @@ struct ToolKindTests {
         }
     }
 
-    @Test func anHTTPToolEncodesSendsAndRetriesAsItShould() throws {
+    @Test func anHTTPToolEncodesSendsAndRetriesAsItShould() async throws {
         let attempts = Mutex<[String: Int]>([:])
         let server = try TestHTTPServer.startBlocking { request in
             let path = String(request.uri.split(separator: "?").first ?? "")

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOPosix
 import Synchronization
@@ -104,10 +107,25 @@ func makeHTTPTestDirectory() throws -> String {
     return path
 }
 
-/// A port on 127.0.0.1 that nothing listens on (a test server's, after it closed).
+/// A port on 127.0.0.1 that refuses connections, and that no other test can take: a socket bound
+/// to it that never listens, held open until the process ends. (A port freed by a closed server
+/// can be bound again by another test running in parallel, which then answers or hangs.)
 func closedLocalPort() async throws -> Int {
-    let server = try await TestHTTPServer { _ in TestHTTPResponse() }
-    let port = server.port
-    try await server.shutdown()
-    return port
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw POSIXError(.EMFILE) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+            bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+        }
+    }
+    guard bound else {
+        close(fd)
+        throw POSIXError(.EADDRINUSE)
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
 }

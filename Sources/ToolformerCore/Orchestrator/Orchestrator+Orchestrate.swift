@@ -22,15 +22,22 @@ extension Orchestrator {
         var usage = TokenUsage()
         var record: [JSONValue] = []
         var answeredBy = (provider: provider ?? "", model: model ?? "")
+        // Once a provider answers, the rest of the run stays with it: a fallback that took over
+        // keeps the conversation (its tool-call ids, its model) rather than going back to one that
+        // just failed.
+        var current = (provider: provider, model: model)
         for turn in 1...maxTurns {
-            let request = LLMRequest(model: model ?? "", messages: messages, tools: definitions)
+            let request = LLMRequest(model: current.model ?? "", messages: messages, tools: definitions)
             let events = context.events
-            let (response, name) = try await providers.complete(request, provider: provider, model: model, deadline: deadline) {
+            let (response, name) = try await providers.complete(
+                request, provider: current.provider, model: current.model, deadline: deadline
+            ) {
                 provider, model in
                 events.emit("llm.started", ["turn": .int(Int64(turn)), "provider": .string(provider), "model": .string(model)])
             }
             usage = usage + response.usage
             answeredBy = (name, response.model)
+            if name != current.provider { current = (name, nil) }
             context.events.emit("llm.finished", [
                 "turn": .int(Int64(turn)), "toolCalls": .int(Int64(response.toolCalls.count)), "usage": response.usage.json,
             ])

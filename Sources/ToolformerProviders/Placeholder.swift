@@ -1,1 +1,0 @@
-// LLM provider clients arrive with the providers issue.
