@@ -180,7 +180,7 @@ let package = Package(
         .target(
             name: "ToolformerTesting",
             dependencies: [
-                "ToolformerProtocol", "ToolformerClient",
+                "ToolformerProtocol", "ToolformerClient", "CToolformerShims",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

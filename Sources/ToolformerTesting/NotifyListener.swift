@@ -80,6 +80,20 @@ public final class NotifyListener: Sendable {
         }
     }
 
+    /// ``waitFor(_:timeout:)`` for async code: it sleeps between looks instead of blocking, so the
+    /// thread stays free for the very work (a service sending the datagram) it waits on.
+    public func waitForAsync(_ assignment: String, timeout: Duration) async throws -> [String] {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let received = messages
+            if received.contains(where: { Self.message($0, contains: assignment) }) { return received }
+            if ContinuousClock.now >= deadline {
+                throw NotifyListenerError.timedOut(waitingFor: assignment, received: received)
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
     /// Closes the socket and removes its path and directory; later waits throw.
     public func close() {
         let fd = state.withLock { state in

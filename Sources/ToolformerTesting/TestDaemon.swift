@@ -2,6 +2,7 @@
 public import Glibc
 #endif
 public import ToolformerClient
+import CToolformerShims
 import ToolformerProtocol
 
 /// Why a test daemon could not be started or did not behave.
@@ -161,6 +162,9 @@ public final class TestDaemon: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else of the test process: a file another test is writing must not stay open
+        // in a long-lived child (running it would fail with ETXTBSY), nor a test's sockets.
+        _ = posix_spawn_file_actions_addclosefrom_np(&actions, 3)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }

@@ -73,8 +73,13 @@ struct LifecycleTests {
             useSocketArgument: false,
             launcher: ["/usr/bin/systemd-socket-activate", "-l", socket, "--setenv=NOTIFY_SOCKET=\(listener.path)"],
             waitUntilReady: false)
-        try waitUntil(timeout: .seconds(10)) { access(socket, F_OK) == 0 }
-        let connection = try ToolformerConnection(path: socket)
+        // The file appears at bind, a moment before systemd-socket-activate listens on it.
+        var connected: ToolformerConnection?
+        try waitUntil(timeout: .seconds(10)) {
+            connected = try? ToolformerConnection(path: socket)
+            return connected != nil
+        }
+        let connection = try #require(connected)
         try expectAlive(connection)
         _ = try listener.waitFor("READY=1", timeout: .seconds(10))
         #expect(daemon.log.contains("inherited fd"))

@@ -81,14 +81,15 @@ struct OrchestratorTests {
     @Test func oneClientsBigBatchDoesNotStarveAnotherClientsCall() async throws {
         let daemon = try TestDaemon(config: TestDaemon.config(extra: "[orchestrator]\nmax_concurrency = 4\n"))
         let batcher = try daemon.connect()
-        _ = try batcher.sendRequest("tools/batch", ["calls": sleeps(400, ms: 50)])
+        _ = try batcher.sendRequest("tools/batch", ["calls": sleeps(800, ms: 50)])
         usleep(100_000)
-        // 400 × 50 ms at 4 at a time is 5 s of queue; a fair scheduler serves this call next.
+        // 800 × 50 ms at 4 at a time is 10 s of queue; a fair scheduler serves this call next
+        // (within one wave, plus whatever a loaded machine adds).
         let other = try daemon.connect()
         let started = ContinuousClock.now
         let result = try other.call("tools/call", ["name": "echo", "arguments": ["x": 1]])
         #expect(result["isError"] == false)
-        #expect(ContinuousClock.now - started < .seconds(1))
+        #expect(ContinuousClock.now - started < .seconds(3))
     }
 
     @Test func rateLimitsSpaceCallsAndRefuseOverlongWaits() async throws {

@@ -108,7 +108,7 @@ extension ProcessEnvironmentTests {
                 let group = ServiceGroup(services: [service], logger: logger)
                 try await withThrowingTaskGroup(of: Void.self) { tasks in
                     tasks.addTask { try await group.run() }
-                    _ = try listener.waitFor("WATCHDOG=1", timeout: .seconds(5))
+                    _ = try await listener.waitForAsync("WATCHDOG=1", timeout: .seconds(5))
                     await group.triggerGracefulShutdown()
                     try await tasks.waitForAll()
                 }

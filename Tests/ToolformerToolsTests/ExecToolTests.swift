@@ -4,6 +4,7 @@ import Synchronization
 import Testing
 import ToolformerCore
 import ToolformerProtocol
+import ToolformerTesting
 import ToolformerTools
 
 #if canImport(Glibc)
@@ -166,7 +167,7 @@ struct ExecToolTests {
         #expect(missing == ToolOutput.failure("cannot run \(dir.path)/nope: No such file or directory"))
 
         let plain = dir.path + "/plain.sh"
-        try "#!/bin/sh\necho hi\n".write(toFile: plain, atomically: true, encoding: .utf8)
+        try TestDaemon.writeFile(plain, "#!/bin/sh\necho hi\n")
         let notExecutable = try await dir.tool([plain]).call([:])
         #expect(notExecutable == ToolOutput.failure("cannot run \(plain): it is not executable"))
 
@@ -262,8 +263,10 @@ struct ExecToolTests {
         let deadAfter = try await ExecProcessState.waitUntilDead([child, grandchild], since: cancelledAt)
         #expect(ExecProcessState.of(child) == .gone)
         print("exec cancellation: call threw \(returnedAfter) after cancel; child and grandchild dead \(deadAfter) after cancel")
-        #expect(returnedAfter < .seconds(1))
-        #expect(deadAfter < .seconds(1))
+        // Measured at about 1-4 ms; the bound only tells a kill from a wait for the timeout, with
+        // room for a loaded two-core machine running the whole suite at once.
+        #expect(returnedAfter < .seconds(5))
+        #expect(deadAfter < .seconds(5))
     }
 
     @Test func grandchildLeftBehindIsKilledWhenTheCallReturns() async throws {
@@ -361,7 +364,9 @@ private struct ExecScratch {
     /// Writes an executable /bin/sh script and returns its path.
     func script(_ name: String, _ body: String) throws -> String {
         let file = path + "/" + name
-        try ("#!/bin/sh\n" + body + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        // O_CLOEXEC: a process another test forks meanwhile must not inherit the file open for
+        // writing, or running it fails with ETXTBSY.
+        try TestDaemon.writeFile(file, "#!/bin/sh\n" + body + "\n")
         guard chmod(file, 0o755) == 0 else { throw POSIXError(.EPERM) }
         return file
     }

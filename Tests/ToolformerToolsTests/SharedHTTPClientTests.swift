@@ -54,7 +54,7 @@ struct SharedHTTPClientTests {
                 let (config, http) = httpToolConfig(url: server.baseURL + "/x")
                 let tool = HTTPTool(config: config, http: http, client: client, environment: [:], credentialsDirectory: nil)
                 _ = try await tool.call([:])
-                #expect(await server.waitUntil(timeout: .seconds(5)) { $0.openConnections == 0 })
+                #expect(await server.waitUntil(timeout: .seconds(15)) { $0.openConnections == 0 })
                 _ = try await tool.call([:])
                 #expect(server.acceptedConnections == 2)
             }
@@ -78,7 +78,7 @@ struct SharedHTTPClientTests {
                 try await tasks.waitForAll()
             }
             // The pool's connection is closed and the client refuses new work.
-            #expect(await server.waitUntil(timeout: .seconds(5)) { $0.openConnections == 0 })
+            #expect(await server.waitUntil(timeout: .seconds(15)) { $0.openConnections == 0 })
             await #expect(throws: HTTPClientError.alreadyShutdown) {
                 _ = try await client.execute(HTTPClientRequest(url: server.baseURL + "/b"), deadline: .now() + .seconds(5))
             }

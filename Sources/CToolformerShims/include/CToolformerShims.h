@@ -7,4 +7,8 @@ struct toolformer_ucred {
     unsigned int uid;
     unsigned int gid;
 };
+
+/* glibc 2.34+: close every descriptor from `from` up in the child of posix_spawn. Declared here
+   because glibc hides it behind _GNU_SOURCE; the actions argument is a posix_spawn_file_actions_t. */
+int posix_spawn_file_actions_addclosefrom_np(void *actions, int from);
 #endif
