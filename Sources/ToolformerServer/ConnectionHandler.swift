@@ -35,12 +35,14 @@ final class ServerContext: Sendable {
     let state: ServerState
     let logger: Logger
     let maxDepth: Int
+    let metrics: any ToolformerMetrics
 
-    init(methods: MethodTable, state: ServerState, logger: Logger, maxDepth: Int) {
+    init(methods: MethodTable, state: ServerState, logger: Logger, maxDepth: Int, metrics: any ToolformerMetrics) {
         self.methods = methods
         self.state = state
         self.logger = logger
         self.maxDepth = maxDepth
+        self.metrics = metrics
     }
 }
 
@@ -222,16 +224,20 @@ final class ConnectionHandler: ChannelInboundHandler {
 
         switch handler {
         case .immediate(let run):
+            let started = ContinuousClock.now
             let requestContext = RequestContext(
                 id: id, method: method, peer: peer, connectionID: connectionID, logger: requestLogger,
                 events: .disabled(id))
             let response: [UInt8]
+            var code: Int64 = 0
             do throws(ToolformerError) {
                 response = MessageEncoder.result(id: id, try run(params, requestContext))
             } catch {
+                code = error.rpcCode
                 response = MessageEncoder.error(id: id, error)
             }
             write(response, context: context)
+            finished(method: method, id: id, code: code, started: started, logger: requestLogger)
 
         case .async(let run):
             guard inflight.count < limits.maxInflightPerConnection else {
@@ -257,6 +263,10 @@ final class ConnectionHandler: ChannelInboundHandler {
 
             let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
             let eventLoop = context.eventLoop
+            shared.state.track(ServerState.RequestRecord(
+                ref: ref, method: method, tool: params["name"]?.stringValue, peer: peer,
+                startedUnixMs: Self.wallClockMs(),
+                cancel: { eventLoop.execute { handler.value.cancel(id, reason: .client) } }))
             inflight[id]?.task = Task {
                 let outcome: Result<JSONValue, ToolformerError>
                 do throws(ToolformerError) {
@@ -273,6 +283,14 @@ final class ConnectionHandler: ChannelInboundHandler {
     private func complete(_ id: RequestID, _ outcome: Result<JSONValue, ToolformerError>) {
         guard let entry = inflight.removeValue(forKey: id) else { return }
         shared.state.requestFinished()
+        shared.state.untrack(entry.ref)
+        let code: Int64
+        switch (entry.cancelReason, outcome) {
+        case (.some(let reason), _): code = reason.error?.rpcCode ?? -32800
+        case (nil, .success): code = 0
+        case (nil, .failure(let error)): code = error.rpcCode
+        }
+        finished(method: entry.method, id: id, code: code, started: entry.started, logger: logger)
         guard let context = channelContext else { return }
         let response: [UInt8]?
         switch entry.cancelReason {
@@ -333,8 +351,22 @@ final class ConnectionHandler: ChannelInboundHandler {
         return credentials
     }
 
-    /// Requests in flight, for `daemon/requests`.
-    var inflightSummary: [(ref: UInt64, method: String, started: ContinuousClock.Instant)] {
-        inflight.values.map { ($0.ref, $0.method, $0.started) }
+    /// One line per request at info (debug for ping, which monitoring sends often), and the
+    /// request metrics. The logger carries connection and peer; the request's id is added.
+    private func finished(method: String, id: RequestID, code: Int64, started: ContinuousClock.Instant, logger: Logger) {
+        let duration = ContinuousClock.now - started
+        shared.metrics.requestFinished(method: method, code: code, duration: duration)
+        let level: Logger.Level = method == "ping" ? .debug : .info
+        guard logger.logLevel <= level else { return }
+        logger.log(level: level, "request", metadata: [
+            "request.id": "\(connectionID).\(id)", "request.method": "\(method)", "request.code": "\(code)",
+            "request.duration_us": "\(duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000)",
+        ])
+    }
+
+    static func wallClockMs() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
     }
 }

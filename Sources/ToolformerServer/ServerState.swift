@@ -30,6 +30,24 @@ public final class ServerState: Sendable {
     private let limitsBox: Mutex<ServerLimits>
     public let started = ContinuousClock.now
 
+    /// A request in flight, as `daemon/requests` lists it and `daemon/cancel` finds it.
+    struct RequestRecord: Sendable {
+        var ref: UInt64
+        var method: String
+        var tool: String?
+        var peer: PeerCredentials
+        var startedUnixMs: Int64
+        /// Cancels it as `notifications/cancelled` would, on its connection's event loop.
+        var cancel: @Sendable () -> Void
+    }
+
+    private let requests = Mutex<[UInt64: RequestRecord]>([:])
+
+    func track(_ record: RequestRecord) { requests.withLock { $0[record.ref] = record } }
+    func untrack(_ ref: UInt64) { requests.withLock { _ = $0.removeValue(forKey: ref) } }
+    var trackedRequests: [RequestRecord] { requests.withLock { Array($0.values) }.sorted { $0.ref < $1.ref } }
+    func trackedRequest(_ ref: UInt64) -> RequestRecord? { requests.withLock { $0[ref] } }
+
     struct ConnectionInfo: Sendable {
         var channel: any Channel
         var peer: PeerCredentials

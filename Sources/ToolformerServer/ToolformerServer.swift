@@ -29,14 +29,14 @@ public struct ToolformerServer: Service {
 
     public init(
         listener: Listener, methods: MethodTable, state: ServerState, eventLoops: MultiThreadedEventLoopGroup,
-        hooks: Hooks = Hooks(), logger: Logger, maxDepth: Int = 64
+        hooks: Hooks = Hooks(), logger: Logger, maxDepth: Int = 64, metrics: any ToolformerMetrics = NoMetrics()
     ) {
         self.listener = listener
         self.state = state
         self.eventLoops = eventLoops
         self.hooks = hooks
         self.logger = logger
-        context = ServerContext(methods: methods, state: state, logger: logger, maxDepth: maxDepth)
+        context = ServerContext(methods: methods, state: state, logger: logger, maxDepth: maxDepth, metrics: metrics)
     }
 
     public func run() async throws {

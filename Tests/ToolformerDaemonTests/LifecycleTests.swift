@@ -156,6 +156,28 @@ struct LifecycleTests {
         #expect(status["inflight"] == 0)
     }
 
+    @Test func requestsInFlightAreListedAndCancelledByRef() async throws {
+        let daemon = try TestDaemon()
+        let worker = try daemon.connect()
+        try worker.sendRequest("tools/call", ["name": "sleep", "arguments": ["ms": 30000]], id: "long")
+        let operator_ = try daemon.connect()
+        var listed: [JSONValue] = []
+        try waitUntil(timeout: .seconds(5)) {
+            listed = try operator_.call("daemon/requests")["requests"]?.arrayValue ?? []
+            return !listed.isEmpty
+        }
+        let record = try #require(listed.first)
+        #expect(record["method"] == "tools/call")
+        #expect(record["tool"] == "sleep")
+        #expect(record["peerUid"] == .int(Int64(getuid())))
+        let ref = try #require(record["ref"]?.intValue)
+        #expect(try operator_.call("daemon/cancel", ["ref": .int(ref)])["cancelled"] == true)
+        expectError(try response(to: "long", on: worker).response, code: -32800, name: "cancelled", id: "long")
+        try waitUntil(timeout: .seconds(5)) { try operator_.call("daemon/requests")["requests"] == [] }
+        let unknown = rpcError { () throws(CallError) in try operator_.call("daemon/cancel", ["ref": 999_999]) }
+        #expect(unknown?.details["field"] == "ref")
+    }
+
     @Test func reloadAppliesAGoodFileAndKeepsTheOldOneOnABadFile() async throws {
         let daemon = try TestDaemon()
         let connection = try daemon.connect()

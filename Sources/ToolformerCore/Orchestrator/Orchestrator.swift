@@ -36,7 +36,8 @@ public final class Orchestrator: Sendable {
 
     public init(
         registry: ToolRegistry, settings: Settings, clock: any ToolformerClock = SystemClock(),
-        rateLimits: (any RateLimitStore)? = nil, cache: ResultCache, providers: ProviderRouter? = nil, logger: Logger
+        rateLimits: (any RateLimitStore)? = nil, cache: ResultCache, providers: ProviderRouter? = nil,
+        metrics: any ToolformerMetrics = NoMetrics(), logger: Logger
     ) {
         self.registry = registry
         self.settings = Mutex(settings)
@@ -45,7 +46,7 @@ public final class Orchestrator: Sendable {
         self.logger = logger
         executor = ToolExecutor(
             clock: clock, rateLimits: rateLimits ?? LocalRateLimitStore(clock: clock),
-            maxConcurrency: settings.maxConcurrency)
+            maxConcurrency: settings.maxConcurrency, metrics: metrics)
         executor.configure(maxConcurrency: settings.maxConcurrency, tools: registry.all())
     }
 
@@ -175,6 +176,7 @@ public final class Orchestrator: Sendable {
         if call.cacheMode == .use, let hit = await cache.lookup(key) {
             call.events.emit("tool.started", ["callId": .string(call.callID), "name": .string(call.name), "attempt": 1])
             let result = Self.cachedResult(hit, durationMs: (clock.now - started).milliseconds)
+            executor.metrics.toolCallFinished(tool: call.name, outcome: "cached", duration: clock.now - started)
             call.events.emit("tool.finished", [
                 "callId": .string(call.callID), "name": .string(call.name), "isError": false, "cached": true,
                 "durationMs": .int((clock.now - started).milliseconds), "result": result,

@@ -57,14 +57,17 @@ public final class ToolExecutor: Sendable {
     private let perTool = Mutex<[String: FairSemaphore]>([:])
     private let inflight = Mutex<[String: Int]>([:])
     private let random: @Sendable () -> Double
+    public let metrics: any ToolformerMetrics
 
     public init(
         clock: any ToolformerClock, rateLimits: any RateLimitStore, maxConcurrency: Int,
+        metrics: any ToolformerMetrics = NoMetrics(),
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
     ) {
         self.clock = clock
         self.rateLimits = rateLimits
         global = FairSemaphore(limit: maxConcurrency)
+        self.metrics = metrics
         self.random = random
     }
 
@@ -86,6 +89,18 @@ public final class ToolExecutor: Sendable {
 
     /// Runs a call to its end. Never throws: cancellation is a `.failure(.cancelled)`.
     public func run(_ call: ToolCall) async -> CallOutcome {
+        let started = clock.now
+        let outcome = await attempts(call)
+        let label: String
+        switch outcome {
+        case .result(let result): label = result["isError"] == true ? "error" : "ok"
+        case .failure(let error): label = error.name
+        }
+        metrics.toolCallFinished(tool: call.name, outcome: label, duration: clock.now - started)
+        return outcome
+    }
+
+    private func attempts(_ call: ToolCall) async -> CallOutcome {
         let started = clock.now
         let policy = call.entry.policy
         var attempt = 0
@@ -125,6 +140,7 @@ public final class ToolExecutor: Sendable {
             guard clock.now + delay < call.deadline else {
                 return finish(call, .failure(retryReason + " (no time left to retry)"), attempts: attempt, started: started)
             }
+            metrics.toolRetried(tool: call.name)
             call.events.emit("tool.retry", [
                 "callId": .string(call.callID), "attempt": .int(Int64(attempt + 1)),
                 "delayMs": .int(delay.milliseconds), "reason": .string(retryReason),
@@ -148,8 +164,10 @@ public final class ToolExecutor: Sendable {
             let remaining = max(deadline - clock.now, .zero)
             switch await rateLimits.reserve(bucket: bucket, tokens: 1, limit: remaining) {
             case .refused(let wait)?:
+                metrics.rateLimitRejected(bucket: bucket)
                 return .rateLimited(bucket, wait: wait)
             case .granted(let wait)? where wait > .zero:
+                metrics.rateLimitWaited(bucket: bucket, wait: wait)
                 call.events.emit("ratelimit.wait", ["callId": .string(call.callID), "bucket": .string(bucket), "waitMs": .int(wait.millisecondsRoundedUp)])
                 do {
                     try await clock.sleep(for: wait)
