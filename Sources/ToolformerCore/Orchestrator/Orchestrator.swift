@@ -134,8 +134,12 @@ public final class Orchestrator: Sendable {
             calls.append(try prepare(ParamReader(object), field: field + ".", callID: String(index), deadline: deadline, context: context))
         }
 
+        let mode = try BatchMode(reader, count: calls.count)
         let started = executor.clock.now
-        var results = [JSONValue](repeating: .null, count: calls.count)
+        var results = [JSONValue?](repeating: nil, count: calls.count)
+        var succeeded: [Int] = []
+        var failed = 0
+        var decided = false
         await withTaskGroup(of: (Int, CallOutcome).self) { group in
             var next = 0
             func launch() {
@@ -146,19 +150,108 @@ public final class Orchestrator: Sendable {
             }
             while next < min(limit, calls.count) { launch() }
             while let (index, outcome) = await group.next() {
+                if decided {
+                    // Stopped by the decision: say so, whatever it managed to return.
+                    results[index] = Self.cancelledResult(callID: String(index), name: calls[index].name, started: started, clock: executor.clock, events: context.events)
+                    continue
+                }
                 switch outcome {
                 case .result(let result):
                     results[index] = result
+                    if result["isError"] == false { succeeded.append(index) } else { failed += 1 }
                 case .failure(let error):
                     results[index] = ToolExecutor.callToolResult(
                         .failure(error.message), durationMs: (executor.clock.now - started).milliseconds, attempts: 1,
                         error: error)
+                    failed += 1
+                }
+                if mode.isDecided(succeeded: succeeded.count, failed: failed, total: calls.count) {
+                    decided = true
+                    group.cancelAll()
+                    continue
                 }
                 if next < calls.count { launch() }
             }
         }
         if Task.isCancelled { throw .cancelled() }
-        return ["results": .array(results)]
+        // Calls never started because the batch was decided first.
+        for index in results.indices where results[index] == nil {
+            results[index] = Self.cancelledResult(callID: String(index), name: calls[index].name, started: started, clock: executor.clock, events: context.events)
+        }
+        var response: JSONObject = ["results": .array(results.map { $0! })]
+        if case .all = mode { return .object(response) }
+        let met = mode.isMet(succeeded: succeeded.count)
+        response["mode"] = .string(mode.name)
+        response["succeeded"] = .int(Int64(succeeded.count))
+        response["met"] = .bool(met)
+        response["winners"] = .array(succeeded.map { .int(Int64($0)) })
+        context.events.emit("batch.decided", [
+            "mode": .string(mode.name), "met": .bool(met), "winners": .array(succeeded.map { .string(String($0)) }),
+            "cancelled": .array(results.indices.filter { results[$0]?["_meta"]?["toolformer"]?["cancelled"] == true }.map { .string(String($0)) }),
+        ])
+        return .object(response)
+    }
+
+    /// `tools/batch`'s `mode`: run everything, or stop at the first success, or at a quorum.
+    enum BatchMode {
+        case all
+        case first
+        case quorum(Int)
+
+        init(_ reader: ParamReader, count: Int) throws(ToolformerError) {
+            switch try reader.optionalString("mode") ?? "all" {
+            case "all": self = .all
+            case "first": self = .first
+            case "quorum":
+                guard let needed = try reader.optionalPositiveInt("minSuccess") else {
+                    throw .invalidParams("mode quorum needs minSuccess", field: "minSuccess")
+                }
+                guard needed <= count else {
+                    throw .invalidParams("minSuccess \(needed) is more than the \(count) calls", field: "minSuccess")
+                }
+                self = .quorum(Int(needed))
+            default:
+                throw .invalidParams("mode must be \"all\", \"first\" or \"quorum\"", field: "mode")
+            }
+        }
+
+        var name: String {
+            switch self {
+            case .all: "all"
+            case .first: "first"
+            case .quorum: "quorum"
+            }
+        }
+
+        var needed: Int {
+            switch self {
+            case .all: .max
+            case .first: 1
+            case .quorum(let n): n
+            }
+        }
+
+        func isMet(succeeded: Int) -> Bool { succeeded >= needed }
+
+        /// Met, or certain never to be: the rest need not run.
+        func isDecided(succeeded: Int, failed: Int, total: Int) -> Bool {
+            if case .all = self { return false }
+            return isMet(succeeded: succeeded) || total - failed < needed
+        }
+    }
+
+    static func cancelledResult(callID: String, name: String, started: Duration, clock: any ToolformerClock, events: EventSink) -> JSONValue {
+        events.emit("tool.cancelled", ["callId": .string(callID), "name": .string(name)])
+        var result = ToolExecutor.callToolResult(
+            .failure("cancelled: the batch was decided without it"), durationMs: (clock.now - started).milliseconds,
+            attempts: 0)
+        if case .object(var object) = result, case .object(var meta)? = object["_meta"], case .object(var own)? = meta["toolformer"] {
+            own["cancelled"] = true
+            meta["toolformer"] = .object(own)
+            object["_meta"] = .object(meta)
+            result = .object(object)
+        }
+        return result
     }
 
     // MARK: - Cache

@@ -56,6 +56,7 @@ public final class ToolExecutor: Sendable {
     private let global: FairSemaphore
     private let perTool = Mutex<[String: FairSemaphore]>([:])
     private let inflight = Mutex<[String: Int]>([:])
+    private let hedges = Mutex<(started: Int, won: Int)>((0, 0))
     private let random: @Sendable () -> Double
     public let metrics: any ToolformerMetrics
 
@@ -109,7 +110,9 @@ public final class ToolExecutor: Sendable {
             if Task.isCancelled { return .failure(.cancelled()) }
             call.events.emit("tool.started", ["callId": .string(call.callID), "name": .string(call.name), "attempt": .int(Int64(attempt))])
             let attemptDeadline = min(clock.now + policy.timeout, call.deadline)
-            let outcome = await runAttempt(call, until: attemptDeadline)
+            let outcome = policy.hedgeAfter > .zero
+                ? await runHedged(call, until: attemptDeadline, after: policy.hedgeAfter)
+                : await runAttempt(call, until: attemptDeadline)
 
             let retryReason: String
             var retryAfter: Duration?
@@ -156,6 +159,35 @@ public final class ToolExecutor: Sendable {
         case requestTimedOut
         case rateLimited(String, wait: Duration)
         case cancelled
+    }
+
+    /// An attempt with a hedge: if it has not answered after `after`, an identical second one starts
+    /// (under the same caps and budgets); the first success wins and the other is cancelled. When
+    /// both fail, the first failure stands.
+    private func runHedged(_ call: ToolCall, until deadline: Duration, after: Duration) async -> AttemptOutcome {
+        await withTaskGroup(of: (hedge: Bool, outcome: AttemptOutcome)?.self) { group in
+            group.addTask { [self] in (false, await runAttempt(call, until: deadline)) }
+            group.addTask { [self, clock] in
+                do { try await clock.sleep(for: after) } catch { return nil }
+                hedges.withLock { $0.started += 1 }
+                call.events.emit("tool.hedge", ["callId": .string(call.callID), "name": .string(call.name), "afterMs": .int(after.milliseconds)])
+                return (true, await runAttempt(call, until: deadline))
+            }
+            var firstFailure: AttemptOutcome?
+            while let next = await group.next() {
+                guard let (hedge, outcome) = next else { continue }
+                if case .output(let output) = outcome, !output.isError {
+                    if hedge { hedges.withLock { $0.won += 1 } }
+                    group.cancelAll()
+                    return outcome
+                }
+                if case .cancelled = outcome, !Task.isCancelled { continue }
+                firstFailure = firstFailure ?? outcome
+                // The primary failed before any hedge started: no point in starting one.
+                if !hedge { group.cancelAll() }
+            }
+            return firstFailure ?? .cancelled
+        }
     }
 
     /// One attempt: its rate-limit token, its slots, its run; all of it inside `deadline`.
@@ -248,6 +280,10 @@ public final class ToolExecutor: Sendable {
         for (name, semaphore) in perTool.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
             queues[name] = describe(semaphore.snapshot)
         }
-        return ["inflightByTool": .object(perToolRunning), "queues": .object(queues), "rateLimits": .object(rateLimits.status())]
+        let hedgeCounts = hedges.withLock { $0 }
+        return [
+            "inflightByTool": .object(perToolRunning), "queues": .object(queues), "rateLimits": .object(rateLimits.status()),
+            "hedges": ["started": .int(Int64(hedgeCounts.started)), "won": .int(Int64(hedgeCounts.won))],
+        ]
     }
 }

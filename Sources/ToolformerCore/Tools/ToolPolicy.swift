@@ -11,10 +11,13 @@ public struct ToolPolicy: Sendable, Equatable {
     public var idempotent: Bool
     /// How long a successful result is kept (`cache_ttl_s`); zero: never cached.
     public var cacheTTL: Duration
+    /// Start a second, identical attempt when the first has not answered in this time (idempotent
+    /// tools only; the configuration refuses it otherwise). Zero: never.
+    public var hedgeAfter: Duration
 
     public init(
         timeout: Duration, retry: RetryPolicy = .never, rateLimit: String? = nil, maxConcurrency: Int? = nil,
-        idempotent: Bool = false, cacheTTL: Duration = .zero
+        idempotent: Bool = false, cacheTTL: Duration = .zero, hedgeAfter: Duration = .zero
     ) {
         self.timeout = timeout
         self.retry = retry
@@ -22,12 +25,13 @@ public struct ToolPolicy: Sendable, Equatable {
         self.maxConcurrency = maxConcurrency
         self.idempotent = idempotent
         self.cacheTTL = cacheTTL
+        self.hedgeAfter = idempotent ? hedgeAfter : .zero
     }
 
     public init(_ config: ToolConfig) {
         self.init(
             timeout: .milliseconds(config.timeoutMs), retry: RetryPolicy(config.retry), rateLimit: config.rateLimit,
             maxConcurrency: config.maxConcurrency, idempotent: config.idempotent,
-            cacheTTL: .seconds(config.cacheTTLSeconds))
+            cacheTTL: .seconds(config.cacheTTLSeconds), hedgeAfter: .milliseconds(config.hedgeAfterMs))
     }
 }

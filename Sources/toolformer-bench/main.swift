@@ -1,1 +1,0 @@
-print("toolformer-bench: not yet")
