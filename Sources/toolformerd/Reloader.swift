@@ -122,6 +122,16 @@ struct ReloadService: Service {
     }
 }
 
+/// Sleeps `duration`; false when a graceful shutdown (or cancellation) cut it short.
+func sleepUntilShutdown(_ duration: Duration) async -> Bool {
+    do {
+        try await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }
+        return !Task.isShuttingDownGracefully
+    } catch {
+        return false
+    }
+}
+
 /// Keeps systemd's STATUS= line telling the truth about connections and requests in flight.
 struct StatusService: Service {
     let state: ServerState
@@ -134,13 +144,14 @@ struct StatusService: Service {
             return
         }
         var last = ""
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+        // Sleep first: READY=1 carries the first status, and the loop wakes at once on shutdown
+        // (a plain sleep would hold a stop for up to its whole length).
+        while await sleepUntilShutdown(.seconds(2)) {
             let line = "Serving: \(state.connections) connections, \(state.inflight) requests in flight"
             if line != last && !state.isDraining {
                 notifier.status(line)
                 last = line
             }
-            try? await Task.sleep(for: .seconds(2))
         }
     }
 }

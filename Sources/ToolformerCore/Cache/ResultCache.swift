@@ -94,12 +94,13 @@ public final class ResultCache: Sendable {
     /// Stores `value` for `ttl` in memory, then in the second tier.
     public func store(_ key: CacheKey, _ value: JSONValue, ttl: Duration) async {
         guard ttl > .zero else { return }
-        let encoded = JSONWriter.bytes(value)
+        // Exactly sized: the writer's buffer grew by doubling, and the cache keeps it for long.
+        let encoded = JSONWriter.bytes(value).withUnsafeBufferPointer { Array($0) }
         let minimum = state.withLock { $0.settings.compressMinBytes }
         var stored = StoredValue(
             bytes: encoded, compressed: false, size: encoded.count,
             expiresAtUnixMs: nowUnixMs() + ttl.milliseconds)
-        if encoded.count >= minimum, let deflated = Compression.deflate(encoded) {
+        if encoded.count >= minimum, let deflated = Compression.deflate(encoded).map({ $0.withUnsafeBufferPointer { Array($0) } }) {
             stored.bytes = deflated
             stored.compressed = true
         }
@@ -168,7 +169,9 @@ public final class ResultCache: Sendable {
     static func decode(_ value: StoredValue) -> JSONValue? {
         let bytes = value.compressed ? Compression.inflate(value.bytes, size: value.size) : value.bytes
         guard let bytes else { return nil }
-        return try? JSONParser(maxDepth: 512).parse(bytes)
+        // Deep enough for any value the daemon accepted (requests nest at most 64 levels, and a
+        // result wraps them in a few more); a deeper tokener costs a large memset on every hit.
+        return try? JSONParser(maxDepth: 80).parse(bytes)
     }
 }
 

@@ -108,7 +108,9 @@ public final class ToolExecutor: Sendable {
         while true {
             attempt += 1
             if Task.isCancelled { return .failure(.cancelled()) }
-            call.events.emit("tool.started", ["callId": .string(call.callID), "name": .string(call.name), "attempt": .int(Int64(attempt))])
+            if call.events.isEnabled {
+                call.events.emit("tool.started", ["callId": .string(call.callID), "name": .string(call.name), "attempt": .int(Int64(attempt))])
+            }
             let attemptDeadline = min(clock.now + policy.timeout, call.deadline)
             let outcome = policy.hedgeAfter > .zero
                 ? await runHedged(call, until: attemptDeadline, after: policy.hedgeAfter)
@@ -248,6 +250,7 @@ public final class ToolExecutor: Sendable {
     private func finish(_ call: ToolCall, _ output: ToolOutput, attempts: Int, started: Duration) -> CallOutcome {
         let durationMs = (clock.now - started).milliseconds
         let result = Self.callToolResult(output, durationMs: durationMs, attempts: attempts)
+        guard call.events.isEnabled else { return .result(result) }
         call.events.emit("tool.finished", [
             "callId": .string(call.callID), "name": .string(call.name), "isError": .bool(output.isError),
             "cached": false, "durationMs": .int(durationMs), "result": result,

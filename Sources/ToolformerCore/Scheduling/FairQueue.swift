@@ -19,6 +19,13 @@ public struct FairQueue<Waiter>: Sendable where Waiter: Sendable {
         case wait
     }
 
+    /// Takes a permit if one is free and nobody waits; false otherwise (nothing is queued).
+    public mutating func tryAcquire() -> Bool {
+        guard inUse < limit && waiting == 0 else { return false }
+        inUse += 1
+        return true
+    }
+
     /// Takes a permit at once if one is free and nobody waits; otherwise queues `waiter`.
     public mutating func acquire(id: UInt64, owner: UInt64, waiter: Waiter) -> AcquireAction {
         if inUse < limit && waiting == 0 {

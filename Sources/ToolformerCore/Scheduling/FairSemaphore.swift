@@ -16,9 +16,18 @@ public final class FairSemaphore: Sendable {
     public init(limit: Int) { state = Mutex(State(queue: FairQueue(limit: limit))) }
 
     public func acquire(owner: UInt64) async throws {
-        let id = state.withLock { state in
+        // The common case, a free permit and nobody waiting, takes it without suspending.
+        let (granted, id): (Bool, UInt64) = state.withLock { state in
+            if state.queue.tryAcquire() { return (true, 0) }
             state.nextID &+= 1
-            return state.nextID
+            return (false, state.nextID)
+        }
+        if granted {
+            if Task.isCancelled {
+                release()
+                throw CancellationError()
+            }
+            return
         }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
