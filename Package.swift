@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.4.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.1.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // C libraries, through pkg-config.
@@ -136,6 +138,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Prometheus metrics: the hot-path events on swift-metrics, daemon/status read at scrape time,
+        // daemon/metrics and the optional loopback /metrics HTTP listener.
+        .target(
+            name: "ToolformerMetrics",
+            dependencies: [
+                "ToolformerCore",
+                "ToolformerProtocol",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "toolformerd",
             dependencies: [
@@ -147,6 +166,7 @@ let package = Package(
                 "ToolformerTools",
                 "ToolformerStorage",
                 "ToolformerProviders",
+                "ToolformerMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -235,6 +255,17 @@ let package = Package(
                 "ToolformerSystemd", "ToolformerTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ToolformerMetricsTests",
+            dependencies: [
+                "ToolformerMetrics", "ToolformerCore", "ToolformerProtocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

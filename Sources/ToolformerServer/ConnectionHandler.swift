@@ -201,21 +201,13 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     private func handleRequest(id: RequestID, method: String, params: JSONObject, context: ChannelHandlerContext) {
-        if inflight[id] != nil {
-            write(MessageEncoder.error(id: id, .duplicateID(id)), context: context)
-            return
-        }
-        if shared.state.isDraining {
-            write(MessageEncoder.error(id: id, .shuttingDown()), context: context)
-            return
-        }
+        if inflight[id] != nil { return refuse(id, method, .duplicateID(id), context: context) }
+        if shared.state.isDraining { return refuse(id, method, .shuttingDown(), context: context) }
         guard let handler = shared.methods.handler(for: method) else {
-            write(MessageEncoder.error(id: id, .methodNotFound(method)), context: context)
-            return
+            return refuse(id, method, .methodNotFound(method), context: context)
         }
         if shared.methods.requiresAdmin(method) && !limits.access.isAdmin(peer) {
-            write(MessageEncoder.error(id: id, .forbidden("\(method) needs root or a uid or group in server.admin_uids / admin_groups")), context: context)
-            return
+            return refuse(id, method, .forbidden("\(method) needs root or a uid or group in server.admin_uids / admin_groups"), context: context)
         }
 
         switch handler {
@@ -243,10 +235,9 @@ final class ConnectionHandler: ChannelInboundHandler {
             requestLogger[metadataKey: "request.id"] = "\(connectionID).\(id)"
             requestLogger[metadataKey: "request.method"] = "\(method)"
             guard inflight.count < limits.maxInflightPerConnection else {
-                write(MessageEncoder.error(id: id, .overloaded(
+                return refuse(id, method, .overloaded(
                     "too many requests in flight on this connection (max \(limits.maxInflightPerConnection))",
-                    retryAfterMs: 100)), context: context)
-                return
+                    retryAfterMs: 100), context: context)
             }
             let channel = context.channel
             let events: EventSink
@@ -279,6 +270,12 @@ final class ConnectionHandler: ChannelInboundHandler {
                 eventLoop.execute { handler.value.complete(id, outcome) }
             }
         }
+    }
+
+    /// Answers a request the daemon will not run, and counts it.
+    private func refuse(_ id: RequestID, _ method: String, _ error: ToolformerError, context: ChannelHandlerContext) {
+        write(MessageEncoder.error(id: id, error), context: context)
+        shared.metrics.requestFinished(method: method, code: error.rpcCode, duration: .zero)
     }
 
     /// Writes the one response of an async request, unless it was cancelled by a disconnect.

@@ -65,7 +65,8 @@ public enum ProtocolMethods {
         return ["cancelled": true, "ref": .int(ref)]
     }
 
-    static func daemonStatus(state: ServerState, extra: JSONObject) -> JSONValue {
+    /// The whole `daemon/status` object (the metrics exporter reads it too).
+    public static func daemonStatus(state: ServerState, extra: JSONObject) -> JSONValue {
         let uptime = ContinuousClock.now - state.started
         var status: JSONObject = [
             "version": .string(ToolformerVersion.current),

@@ -5,6 +5,7 @@ import NIOPosix
 import ServiceLifecycle
 import ToolformerCore
 import ToolformerHTTP
+import ToolformerMetrics
 import ToolformerProtocol
 import ToolformerProviders
 import ToolformerServer
@@ -82,24 +83,31 @@ struct ToolformerDaemon: AsyncParsableCommand {
         }
         let router = ProviderRouter(
             settings: providerSettings(loaded), rateLimits: rateLimits, cache: cache, clock: clock, logger: logger)
+        let metrics = PrometheusMetrics()
         let orchestrator = Orchestrator(
             registry: ToolRegistry(tools(loaded)), settings: .init(loaded), clock: clock, rateLimits: rateLimits,
-            cache: cache, providers: router, logger: logger)
+            cache: cache, providers: router, metrics: metrics, logger: logger)
         let state = ServerState(limits: ServerLimits(loaded, daemonUID: getuid()))
         let reloader = Reloader(
             path: config, tools: tools, providers: providerSettings, orchestrator: orchestrator, state: state,
             notifier: notifier, logger: logger)
 
         var methods = MethodTable()
-        ProtocolMethods.register(in: &methods, state: state) {
+        let componentStatus: @Sendable () -> JSONObject = {
             var status = orchestrator.status()
             status["pools"] = ["http": Self.poolStatus(http)]
             return status
+        }
+        ProtocolMethods.register(in: &methods, state: state, status: componentStatus)
+        let daemonStatus: @Sendable () -> JSONObject = {
+            ProtocolMethods.daemonStatus(state: state, extra: componentStatus()).objectValue ?? [:]
         }
         orchestrator.register(in: &methods)
         methods.register("daemon/reload", admin: true, .async { _, context throws(ToolformerError) in
             try await reloader.reloadForClient(context)
         })
+        // Last, so every method above is counted under its own name (others as "other").
+        MetricsMethods.register(in: &methods, metrics: metrics, status: daemonStatus)
 
         var hooks = ToolformerServer.Hooks()
         hooks.listening = { notifier.ready(status: "Serving on \(listener)") }
@@ -109,7 +117,8 @@ struct ToolformerDaemon: AsyncParsableCommand {
             notifier.status("Draining: \(inflight) requests in flight")
         }
         let server = ToolformerServer(
-            listener: listener, methods: methods, state: state, eventLoops: eventLoops, hooks: hooks, logger: logger)
+            listener: listener, methods: methods, state: state, eventLoops: eventLoops, hooks: hooks, logger: logger,
+            metrics: metrics)
 
         // The group stops services in reverse order: the HTTP client, first here, outlives the drain.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
@@ -117,6 +126,11 @@ struct ToolformerDaemon: AsyncParsableCommand {
             .init(service: ReloadService(reloader: reloader)),
             .init(service: StatusService(state: state, notifier: notifier)),
         ]
+        // Early in the list, so it stops late: scrapes still work while requests drain.
+        if let endpoint = loaded.metrics.listen {
+            services.append(.init(service: MetricsHTTPService(
+                endpoint: endpoint, metrics: metrics, status: daemonStatus, eventLoopGroup: eventLoops, logger: logger)))
+        }
         if let interval = SystemdWatchdog.interval() {
             logger.info("watchdog enabled", metadata: ["watchdog.interval": "\(interval)"])
             services.append(.init(service: WatchdogService(
