@@ -1,158 +1,72 @@
 import ArgumentParser
-import ToolformerClient
 import ToolformerProtocol
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Exit codes, documented in `--help` and docs/protocol.md.
-enum ExitStatus: Int32 {
-    case ok = 0
-    case requestFailed = 1
-    case usage = 2
-    case cannotConnect = 3
-    case forbidden = 4
-}
-
 struct ToolformerCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "toolformerctl",
-        abstract: "Talk to toolformerd over its Unix socket.",
+        abstract: "Talk to toolformerd, the host's tool-calling daemon, over its Unix socket.",
         discussion: """
-            Exit status: 0 ok, 1 the request failed, 2 usage error, 3 cannot connect to the daemon,
-            4 forbidden. The socket is --socket, else $TOOLFORMER_SOCKET, else
-            /run/toolformer/toolformerd.sock for root, else $XDG_RUNTIME_DIR/toolformer/toolformerd.sock
-            when it exists.
+            toolformerctl speaks the daemon's protocol (docs/protocol.md): each subcommand
+            is one request. `toolformerctl help SUBCOMMAND` shows its options and examples.
+            Options may come before or after the subcommand.
+
+            EXAMPLES
+              toolformerctl status
+              toolformerctl tools
+              toolformerctl call echo city=Paris n=3
+              toolformerctl batch calls.json --max-concurrency 8
+              toolformerctl orchestrate 'Please run echo(city="Paris") and now().'
+              toolformerctl requests
+              toolformerctl cancel 7
+              toolformerctl raw tools/list
+
+            OUTPUT
+              Human-readable by default; --json prints the daemon's result as one JSON
+              line. call, batch and orchestrate show their events live when stdout is a
+              terminal (--progress and --no-progress force it either way); --events
+              prints every event as an NDJSON line before the result line.
+
+            SOCKET
+              The first of:
+                --socket PATH
+                $TOOLFORMER_SOCKET
+                /run/toolformer/toolformerd.sock, when run as root
+                $XDG_RUNTIME_DIR/toolformer/toolformerd.sock, when that file exists
+                  (/tmp/toolformer-UID/toolformerd.sock without XDG_RUNTIME_DIR)
+                /run/toolformer/toolformerd.sock, the socket of toolformerd.socket
+              The system socket is mode 0660, group toolformer: its members may connect
+              (if the daemon's server.allowed_groups also lists the group, as shipped).
+
+            EXIT STATUS
+              0    ok
+              1    the request failed: the daemon answered with an error, the tool's
+                   result has isError (call), or any call of the batch failed (batch)
+              2    usage: bad flags or arguments, an unreadable or malformed input file
+              3    cannot connect to the daemon (the message names the socket tried)
+              4    forbidden: this uid may not connect, or may not call an admin method
+              130  interrupted by Ctrl-C, after telling the daemon to cancel the request
+
+            SHELL COMPLETION
+              toolformerctl --generate-completion-script bash \\
+                > /etc/bash_completion.d/toolformerctl
+              toolformerctl --generate-completion-script zsh > "${fpath[1]}/_toolformerctl"
+              toolformerctl --generate-completion-script fish \\
+                > ~/.config/fish/completions/toolformerctl.fish
             """,
         version: ToolformerVersion.current,
-        subcommands: [Ping.self, Status.self, Raw.self])
-}
-
-struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: "The daemon's socket.")
-    var socket: String?
-
-    @Flag(name: .long, help: "Print the result as JSON.")
-    var json = false
-
-    @Option(name: .long, help: "Seconds to wait for an answer.")
-    var timeout: Double = 60
-
-    var socketPath: String {
-        socket ?? SocketPath.clientDefault(environment: processEnvironment(), uid: getuid())
-    }
-
-    /// Connects and runs one call, mapping failures to the documented exit codes.
-    func call(_ method: String, _ params: JSONObject = [:]) throws -> JSONValue {
-        let connection: ToolformerConnection
-        do {
-            connection = try ToolformerConnection(path: socketPath)
-        } catch {
-            Output.error("""
-                \(error)
-                Is toolformerd running? Start it with `systemctl start toolformerd.socket`, or run
-                `toolformerd --config etc/toolformer/toolformerd.toml --socket \(socketPath)` yourself.
-                """)
-            throw ExitCode(ExitStatus.cannotConnect.rawValue)
-        }
-        do {
-            return try connection.call(method, params, timeout: .milliseconds(Int64(timeout * 1000)))
-        } catch .rpc(let error) {
-            Output.error("error \(error.rpcCode) \(error.name): \(error.message)")
-            throw ExitCode(error.name == "forbidden" ? ExitStatus.forbidden.rawValue : ExitStatus.requestFailed.rawValue)
-        } catch .client(let error) {
-            Output.error("\(error)")
-            throw ExitCode(ExitStatus.requestFailed.rawValue)
-        }
-    }
-}
-
-struct Ping: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Check that the daemon answers, and how fast.")
+        subcommands: [
+            Status.self, Tools.self, Call.self, Batch.self, Orchestrate.self, Requests.self, Cancel.self,
+            Cache.self, Reload.self, Metrics.self, Ping.self, Raw.self,
+        ])
+    // Here too, so that `toolformerctl --socket PATH status` works: each subcommand reads the
+    // same group from the whole command line.
     @OptionGroup var options: GlobalOptions
 
-    func run() throws {
-        let started = ContinuousClock.now
-        let result = try options.call("ping")
-        let elapsed = ContinuousClock.now - started
-        if options.json {
-            Output.line(result.description)
-        } else {
-            let micros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
-            Output.line("pong from \(options.socketPath) in \(micros) µs")
-        }
-    }
-}
-
-struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show what the daemon is doing.")
-    @OptionGroup var options: GlobalOptions
-
-    func run() throws {
-        let status = try options.call("daemon/status")
-        if options.json {
-            Output.line(status.description)
-            return
-        }
-        let uptimeMs = status["uptimeMs"]?.intValue ?? 0
-        Output.line("toolformerd \(status["version"]?.stringValue ?? "?") (pid \(status["pid"]?.intValue ?? 0))")
-        Output.line("  socket:      \(options.socketPath)")
-        Output.line("  uptime:      \(Format.duration(milliseconds: uptimeMs))")
-        Output.line("  connections: \(status["connections"]?.intValue ?? 0)")
-        Output.line("  in flight:   \(status["inflight"]?.intValue ?? 0)")
-        if let tools = status["tools"]?.intValue { Output.line("  tools:       \(tools)") }
-        if status["draining"]?.boolValue == true { Output.line("  draining:    yes") }
-    }
-}
-
-struct Raw: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Send any method with JSON params and print the result as JSON.",
-        discussion: "Example: toolformerctl raw tools/call '{\"name\":\"echo\",\"arguments\":{\"x\":1}}'")
-    @OptionGroup var options: GlobalOptions
-
-    @Argument(help: "The method, e.g. tools/list.")
-    var method: String
-
-    @Argument(help: "The params, a JSON object.")
-    var params: String = "{}"
-
-    func run() throws {
-        let parsed: JSONValue
-        do {
-            parsed = try JSONParser().parse(params)
-        } catch {
-            throw ValidationError("params is not valid JSON: \(error.message)")
-        }
-        guard case .object(let object) = parsed else { throw ValidationError("params must be a JSON object") }
-        Output.line(try options.call(method, object).description)
-    }
-}
-
-enum Format {
-    static func duration(milliseconds: Int64) -> String {
-        let seconds = milliseconds / 1000
-        if seconds < 60 { return "\(seconds)s" }
-        if seconds < 3600 { return "\(seconds / 60)m \(seconds % 60)s" }
-        if seconds < 86400 { return "\(seconds / 3600)h \(seconds % 3600 / 60)m" }
-        return "\(seconds / 86400)d \(seconds % 86400 / 3600)h"
-    }
-}
-
-/// Writes to fds 1 and 2 (Swift 6 refuses C's `stdout`/`stderr` globals).
-enum Output {
-    static func line(_ text: String) { write(fd: 1, text + "\n") }
-    static func error(_ text: String) { write(fd: 2, "toolformerctl: " + text + "\n") }
-
-    static func write(fd: Int32, _ text: String) {
-        var bytes = Array(text.utf8)[...]
-        while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if written <= 0 { return }
-            bytes = bytes.dropFirst(written)
-        }
-    }
+    func run() throws { throw ValidationError("a subcommand is missing") }
 }
 
 @main
@@ -161,6 +75,11 @@ enum Main {
         do {
             var command = try ToolformerCtl.parseAsRoot()
             try command.run()
+        } catch let failure as CtlFailure {
+            // The terminal echoed ^C without a newline; start the message on a line of its own.
+            if failure.status == .interrupted, isatty(2) == 1 { Output.write(fd: 2, "\n") }
+            if !failure.message.isEmpty { Output.error(failure.message) }
+            exit(failure.status.rawValue)
         } catch {
             let code = ToolformerCtl.exitCode(for: error)
             // ArgumentParser's usage failures exit 64; the documented code is 2.
@@ -169,7 +88,8 @@ enum Main {
                 exit(ExitStatus.usage.rawValue)
             }
             if code == .success {
-                Output.line(ToolformerCtl.fullMessage(for: error))
+                // --help, --version, --generate-completion-script.
+                Output.block(ToolformerCtl.fullMessage(for: error))
                 exit(0)
             }
             let message = ToolformerCtl.fullMessage(for: error)

@@ -120,8 +120,11 @@ struct OrchestratorTests {
         // Spend the budget, then ask for a wait longer than max_wait_ms allows.
         let many: JSONValue = .array((0..<12).map { _ in ["name": "limited", "arguments": [:]] })
         let flood = try connection.sendRequest("tools/batch", ["calls": many])
-        usleep(50_000)
         let other = try daemon.connect()
+        // Only once the flood has reserved its tokens (the bucket deep in debt) is the wait long.
+        try waitUntil(timeout: .seconds(10)) {
+            (try other.call("daemon/status")["rateLimits"]?["api"]?["level"]?.numberValue ?? 0) <= -9
+        }
         let error = rpcError { () throws(CallError) in try other.call("tools/call", ["name": "limited", "arguments": [:]]) }
         #expect(error?.rpcCode == -32004)
         #expect(error?.name == "rate_limited")

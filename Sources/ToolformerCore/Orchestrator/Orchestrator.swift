@@ -160,10 +160,17 @@ public final class Orchestrator: Sendable {
                     results[index] = result
                     if result["isError"] == false { succeeded.append(index) } else { failed += 1 }
                 case .failure(let error):
-                    results[index] = ToolExecutor.callToolResult(
-                        .failure(error.message), durationMs: (executor.clock.now - started).milliseconds, attempts: 1,
-                        error: error)
+                    let durationMs = (executor.clock.now - started).milliseconds
+                    let result = ToolExecutor.callToolResult(.failure(error.message), durationMs: durationMs, attempts: 1, error: error)
+                    results[index] = result
                     failed += 1
+                    // Every call of a streamed batch ends with its tool.finished, failures too.
+                    if context.events.isEnabled {
+                        context.events.emit("tool.finished", [
+                            "callId": .string(String(index)), "name": .string(calls[index].name), "isError": true,
+                            "cached": false, "durationMs": .int(durationMs), "result": result,
+                        ])
+                    }
                 }
                 if mode.isDecided(succeeded: succeeded.count, failed: failed, total: calls.count) {
                     decided = true
