@@ -25,8 +25,8 @@ struct ToolformerDaemon: AsyncParsableCommand {
         commandName: "toolformerd",
         abstract: "One daemon per host that runs LLM tool calls for every local program.",
         discussion: """
-            Serves newline-delimited JSON-RPC 2.0 on a Unix socket (see docs/protocol.md). Under systemd
-            it is a Type=notify service with socket activation, a watchdog and journald logging.
+            Serves newline-delimited JSON-RPC 2.0 on a Unix socket (see docs/protocol.md). Under systemd \
+            it is a Type=notify service with socket activation, a watchdog and journald logging. \
             SIGHUP reloads the configuration; SIGTERM drains requests in flight and exits 0.
             """,
         version: ToolformerVersion.current)
