@@ -258,7 +258,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             let eventLoop = context.eventLoop
             shared.state.track(ServerState.RequestRecord(
                 ref: ref, method: method, tool: params["name"]?.stringValue, peer: peer,
-                startedUnixMs: Self.wallClockMs(),
+                startedUnixMs: WallClock.unixMilliseconds(),
                 cancel: { eventLoop.execute { handler.value.cancel(id, reason: .client) } }))
             inflight[id]?.task = Task {
                 let outcome: Result<JSONValue, ToolformerError>
@@ -363,9 +363,4 @@ final class ConnectionHandler: ChannelInboundHandler {
         ])
     }
 
-    static func wallClockMs() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
-    }
 }

@@ -23,11 +23,7 @@ import Glibc
 /// parallel. Entries are small and local, so reads and writes run on the caller's thread.
 public final class DiskCacheStore: CacheStore {
     /// The wall clock in Unix milliseconds; at start, entries already expired by it are removed.
-    public static let wallClockMs: @Sendable () -> Int64 = {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
-    }
+    public static let wallClockMs = WallClock.unixMilliseconds
 
     struct State {
         var index = DiskCacheIndex()

@@ -20,7 +20,7 @@ struct Requests: ParsableCommand {
         if options.json { return Output.line(result.description) }
         let requests = result["requests"]?.arrayValue ?? []
         if requests.isEmpty { return Output.line("no requests in flight") }
-        let now = WallClock.nowMs
+        let now = WallClock.unixMilliseconds()
         let rows = [["REF", "METHOD", "TOOL", "UID", "PID", "AGE"]] + requests.map { request in
             [
                 Format.number(request["ref"]), request["method"]?.stringValue ?? "?", request["tool"]?.stringValue ?? "-",

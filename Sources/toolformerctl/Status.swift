@@ -84,7 +84,7 @@ struct Status: ParsableCommand {
                 if let error = provider["lastError"], !error.isNull {
                     var text = "last error: " + Format.oneLine(error["message"]?.stringValue ?? "?", limit: 100)
                     if let code = error["status"]?.intValue { text += " (HTTP \(code))" }
-                    if let at = error["atUnixMs"]?.intValue { text += ", " + Format.duration(milliseconds: max(WallClock.nowMs - at, 0)) + " ago" }
+                    if let at = error["atUnixMs"]?.intValue { text += ", " + Format.duration(milliseconds: max(WallClock.unixMilliseconds() - at, 0)) + " ago" }
                     rows.append(["", text])
                 }
             }

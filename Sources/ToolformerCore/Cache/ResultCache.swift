@@ -49,11 +49,7 @@ public final class ResultCache: Sendable {
         self.nowUnixMs = nowUnixMs
     }
 
-    public static let wallClockMs: @Sendable () -> Int64 = {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
-    }
+    public static let wallClockMs = WallClock.unixMilliseconds
 
     /// A reload's new bounds; entries past them are evicted at once.
     public func apply(_ settings: Settings) {
@@ -174,7 +170,3 @@ public final class ResultCache: Sendable {
         return try? JSONParser(maxDepth: 80).parse(bytes)
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif

@@ -151,7 +151,7 @@ public final class ProviderRouter: Sendable {
                     $0.failures += 1
                     $0.lastError = [
                         "message": .string(failure.message), "status": failure.status.map { .int(Int64($0)) } ?? .null,
-                        "atUnixMs": .int(ResultCache.wallClockMs()),
+                        "atUnixMs": .int(WallClock.unixMilliseconds()),
                     ]
                 }
                 guard failure.retryable, attempt < policy.maxAttempts else { return .failure(Failed(failure: failure)) }
