@@ -112,7 +112,9 @@ public final class Orchestrator: Sendable {
         let reader = ParamReader(params)
         let deadline = try requestDeadline(reader)
         let call = try prepare(reader, field: "", callID: "0", deadline: deadline, context: context)
-        switch await execute(call) {
+        let outcome = await execute(call)
+        Self.logCall(call, outcome, logger: context.logger)
+        switch outcome {
         case .result(let result): return result
         case .failure(let error): throw error
         }
@@ -150,6 +152,7 @@ public final class Orchestrator: Sendable {
             }
             while next < min(limit, calls.count) { launch() }
             while let (index, outcome) = await group.next() {
+                Self.logCall(calls[index], outcome, logger: context.logger)
                 if decided {
                     // Stopped by the decision: say so, whatever it managed to return.
                     results[index] = Self.cancelledResult(callID: String(index), name: calls[index].name, started: started, clock: executor.clock, events: context.events)
@@ -259,6 +262,23 @@ public final class Orchestrator: Sendable {
             result = .object(object)
         }
         return result
+    }
+
+    /// One line per tool call at debug, carrying the request's id through its logger.
+    static func logCall(_ call: ToolCall, _ outcome: CallOutcome, logger: Logger) {
+        guard logger.logLevel <= .debug else { return }
+        var metadata: Logger.Metadata = ["tool.name": "\(call.name)", "tool.call_id": "\(call.callID)"]
+        switch outcome {
+        case .result(let result):
+            let meta = result["_meta"]?["toolformer"]
+            metadata["tool.is_error"] = "\(result["isError"] == true)"
+            metadata["tool.cached"] = "\(meta?["cached"] == true)"
+            metadata["tool.attempts"] = "\(meta?["attempts"]?.intValue ?? 0)"
+            metadata["duration.ms"] = "\(meta?["durationMs"]?.intValue ?? 0)"
+        case .failure(let error):
+            metadata["tool.error"] = "\(error.name)"
+        }
+        logger.debug("tool call", metadata: metadata)
     }
 
     // MARK: - Cache
