@@ -81,6 +81,9 @@ manual() {   # program section cross-reference...
     if ! "$bin/$program" --help | grep -q '^SUBCOMMANDS:'; then
         perl -0pi -e 's/^\.Ar subcommand\n//m; s/^\.It Em help\n.*?^\.El\n//ms' "$page"
     fi
+    # A help text in paragraphs comes out with blank lines, which mdoc does not allow (groff warns
+    # "Empty input line"): a paragraph break there is .Pp.
+    perl -pi -e 's/^[ \t]*$/.Pp/' "$page"
     # Its last line has no newline; then the cross-references.
     printf '\n' >>"$page"
     perl -0pi -e 's/\n+\z/\n/' "$page"
