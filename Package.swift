@@ -201,6 +201,7 @@ let package = Package(
             name: "ToolformerTesting",
             dependencies: [
                 "ToolformerProtocol", "ToolformerClient", "CToolformerShims",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -239,7 +240,7 @@ let package = Package(
         .testTarget(
             name: "ToolformerStorageTests",
             dependencies: [
-                "ToolformerStorage", "ToolformerCore", "ToolformerProtocol",
+                "ToolformerStorage", "ToolformerCore", "ToolformerProtocol", "ToolformerTesting",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

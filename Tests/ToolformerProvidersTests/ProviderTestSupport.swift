@@ -8,38 +8,10 @@ import ToolformerProtocol
 import ToolformerProviders
 import ToolformerTesting
 
-/// Log lines kept in memory, so that tests can check what was (and was not) logged.
-final class ProviderTestLogs: Sendable {
-    private let lines = Mutex<[String]>([])
+/// The shared in-memory logs (ToolformerTesting), under the name these tests use.
+typealias ProviderTestLogs = RecordingLogs
 
-    var all: [String] { lines.withLock { $0 } }
-
-    var logger: Logger {
-        var logger = Logger(label: "provider-test") { _ in ProviderTestLogHandler(logs: self) }
-        logger.logLevel = .trace
-        return logger
-    }
-
-    func append(_ line: String) { lines.withLock { $0.append(line) } }
-}
-
-private struct ProviderTestLogHandler: LogHandler {
-    let logs: ProviderTestLogs
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
-        logs.append("\(event.level) \(event.message) \(merged)")
-    }
-}
-
-let providerTestQuietLogger = Logger(label: "provider-test-quiet") { _ in SwiftLogNoOpLogHandler() }
+let providerTestQuietLogger = RecordingLogs.quiet
 
 /// Runs `body` with a shared client that is shut down afterwards, whatever happens.
 func withProviderHTTPClient<T>(

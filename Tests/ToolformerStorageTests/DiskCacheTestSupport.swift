@@ -3,41 +3,14 @@ import Logging
 import Synchronization
 import ToolformerCore
 import ToolformerProtocol
+import ToolformerTesting
 
 @testable import ToolformerStorage
 
-/// Log lines kept in memory, so that tests can check what was (and was not) logged.
-final class CapturedLogs: Sendable {
-    private let lines = Mutex<[String]>([])
+/// The shared in-memory logs (ToolformerTesting), under the name these tests use.
+typealias CapturedLogs = RecordingLogs
 
-    var all: [String] { lines.withLock { $0 } }
-
-    var logger: Logger {
-        var logger = Logger(label: "disk-cache-test") { _ in CapturedLogHandler(logs: self) }
-        logger.logLevel = .trace
-        return logger
-    }
-
-    func append(_ line: String) { lines.withLock { $0.append(line) } }
-}
-
-private struct CapturedLogHandler: LogHandler {
-    let logs: CapturedLogs
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
-        logs.append("\(event.level) \(event.message) \(merged)")
-    }
-}
-
-let quietLogger = Logger(label: "disk-cache-test-quiet") { _ in SwiftLogNoOpLogHandler() }
+let quietLogger = RecordingLogs.quiet
 
 /// Runs `body` with a fresh directory under the system's temporary one, removed afterwards.
 func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {

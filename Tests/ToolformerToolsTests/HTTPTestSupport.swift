@@ -11,38 +11,10 @@ import ToolformerProtocol
 import ToolformerTesting
 import ToolformerTools
 
-/// Log lines kept in memory, so that tests can check what was (and was not) logged.
-final class HTTPTestLogs: Sendable {
-    private let lines = Mutex<[String]>([])
+/// The shared in-memory logs (ToolformerTesting), under the name these tests use.
+typealias HTTPTestLogs = RecordingLogs
 
-    var all: [String] { lines.withLock { $0 } }
-
-    var logger: Logger {
-        var logger = Logger(label: "http-test") { _ in HTTPTestLogHandler(logs: self) }
-        logger.logLevel = .trace
-        return logger
-    }
-
-    func append(_ line: String) { lines.withLock { $0.append(line) } }
-}
-
-private struct HTTPTestLogHandler: LogHandler {
-    let logs: HTTPTestLogs
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
-        logs.append("\(event.level) \(event.message) \(merged)")
-    }
-}
-
-let httpTestQuietLogger = Logger(label: "http-test-quiet") { _ in SwiftLogNoOpLogHandler() }
+let httpTestQuietLogger = RecordingLogs.quiet
 
 /// Runs `body` with a shared client that is shut down afterwards, whatever happens.
 func withHTTPClient<T>(
