@@ -51,7 +51,6 @@ public final class ServerState: Sendable {
     struct ConnectionInfo: Sendable {
         var channel: any Channel
         var peer: PeerCredentials
-        var opened: ContinuousClock.Instant
     }
 
     public init(limits: ServerLimits) { limitsBox = Mutex(limits) }
@@ -83,15 +82,13 @@ public final class ServerState: Sendable {
     }
 
     func register(_ id: UInt64, channel: any Channel, peer: PeerCredentials) {
-        channels.withLock { $0[id] = ConnectionInfo(channel: channel, peer: peer, opened: .now) }
+        channels.withLock { $0[id] = ConnectionInfo(channel: channel, peer: peer) }
     }
 
     func unregister(_ id: UInt64) {
         let removed = channels.withLock { $0.removeValue(forKey: id) }
         if removed != nil { connectionCount.subtract(1, ordering: .relaxed) }
     }
-
-    func releaseUncountedSlot() { connectionCount.subtract(1, ordering: .relaxed) }
 
     func requestStarted() { inflightCount.add(1, ordering: .relaxed) }
     func requestFinished() { inflightCount.subtract(1, ordering: .relaxed) }
