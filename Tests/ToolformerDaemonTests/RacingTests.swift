@@ -64,7 +64,9 @@ struct RacingTests {
         ])
         let elapsed = ContinuousClock.now - started
         #expect(result["met"] == true)
-        #expect(result["winners"] == [1, 2])
+        // winners come in the order they finished, which process start-up on a loaded machine can
+        // swap; which calls won is the point.
+        #expect(Set(result["winners"]?.arrayValue ?? []) == [1, 2])
         #expect(result["results"]?.arrayValue?[0]["_meta"]?["toolformer"]?["cancelled"] == true)
         #expect(elapsed >= .milliseconds(200))
         print("quorum 2 of 600/100/200 ms answered in \(elapsed)")
