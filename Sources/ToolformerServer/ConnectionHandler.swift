@@ -74,6 +74,9 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var admitted = false
     private var closeWhenIdle = false
     private var channelContext: ChannelHandlerContext?
+    /// Closes the connection if its client leaves the socket full this long (see
+    /// `channelWritabilityChanged`).
+    private var slowReaderTimer: Scheduled<Void>?
 
     init(shared: ServerContext, limits: ServerLimits) {
         self.shared = shared
@@ -96,9 +99,18 @@ final class ConnectionHandler: ChannelInboundHandler {
             refuse(context: context, .forbidden("uid \(peer.uid) may not connect to this daemon"))
             return
         }
-        guard shared.state.admitConnection(max: limits.maxConnections) else {
+        switch shared.state.admitConnection(uid: peer.uid, max: limits.maxConnections, maxPerUid: limits.maxConnectionsPerUid) {
+        case nil:
+            break
+        case .tooManyConnections?:
             logger.warning("connection refused: max_connections reached")
             refuse(context: context, .overloaded("too many connections (max_connections \(limits.maxConnections))", retryAfterMs: 1000))
+            return
+        case .tooManyForUid?:
+            logger.warning("connection refused: max_connections_per_uid reached")
+            refuse(context: context, .overloaded(
+                "too many connections from uid \(peer.uid) (max_connections_per_uid \(limits.maxConnectionsPerUid))",
+                retryAfterMs: 1000))
             return
         }
         admitted = true
@@ -108,6 +120,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        slowReaderTimer?.cancel()
+        slowReaderTimer = nil
         for id in Array(inflight.keys) { cancel(id, reason: .disconnect) }
         if admitted {
             shared.state.unregister(connectionID)
@@ -151,6 +165,36 @@ final class ConnectionHandler: ChannelInboundHandler {
         default:
             context.fireUserInboundEventTriggered(event)
         }
+    }
+
+    /// A client that stops reading fills its socket, and the channel turns unwritable. The
+    /// `BackPressureHandler` in front then stops reading its requests, so it cannot make the
+    /// daemon queue more answers; if it still has not read after `slow_reader_timeout_ms`, the
+    /// connection is closed (its requests cancelled as on a disconnect). Other connections never
+    /// wait on it: each has its own buffers, and nothing here blocks the event loop.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            slowReaderTimer?.cancel()
+            slowReaderTimer = nil
+        } else if slowReaderTimer == nil && admitted {
+            let timeout = limits.slowReaderTimeout
+            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+            let channel = context.channel
+            slowReaderTimer = context.eventLoop.scheduleTask(in: .milliseconds(timeout.milliseconds)) {
+                guard !channel.isWritable else { return }
+                handler.value.dropSlowReader(channel)
+            }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func dropSlowReader(_ channel: any Channel) {
+        slowReaderTimer = nil
+        shared.state.slowReaderClosed()
+        logger.warning("closing connection: the client left answers unread", metadata: [
+            "slow_reader_timeout_ms": "\(limits.slowReaderTimeout.milliseconds)", "inflight": "\(inflight.count)",
+        ])
+        channel.close(promise: nil)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

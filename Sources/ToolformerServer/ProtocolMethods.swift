@@ -75,6 +75,7 @@ public enum ProtocolMethods {
             "connections": .int(Int64(state.connections)),
             "inflight": .int(Int64(state.inflight)),
             "draining": .bool(state.isDraining),
+            "slowReadersDropped": .int(Int64(state.slowReadersDropped)),
         ]
         var peers: [JSONValue] = []
         for (id, info) in state.connectionInfos.sorted(by: { $0.key < $1.key }) {

@@ -7,6 +7,8 @@ public struct ServerLimits: Sendable {
     public var maxConnections: Int
     public var maxLineBytes: Int
     public var maxInflightPerConnection: Int
+    public var maxConnectionsPerUid: Int
+    public var slowReaderTimeout: Duration
     public var drainTimeout: Duration
     public var access: AccessPolicy
 
@@ -14,6 +16,8 @@ public struct ServerLimits: Sendable {
         maxConnections = config.server.maxConnections
         maxLineBytes = config.server.maxLineBytes
         maxInflightPerConnection = config.server.maxInflightPerConnection
+        maxConnectionsPerUid = config.server.maxConnectionsPerUid
+        slowReaderTimeout = .milliseconds(config.server.slowReaderTimeoutMs)
         drainTimeout = .milliseconds(config.server.drainTimeoutMs)
         access = AccessPolicy(config.server, daemonUID: daemonUID)
     }
@@ -27,6 +31,8 @@ public final class ServerState: Sendable {
     private let nextRef = Atomic<UInt64>(1)
     private let drainingFlag = Atomic<Bool>(false)
     private let channels = Mutex<[UInt64: ConnectionInfo]>([:])
+    private let connectionsByUid = Mutex<[UInt32: Int]>([:])
+    private let slowReadersClosed = Atomic<Int>(0)
     private let limitsBox: Mutex<ServerLimits>
     public let started = ContinuousClock.now
 
@@ -69,16 +75,32 @@ public final class ServerState: Sendable {
     func makeConnectionID() -> UInt64 { nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue }
     func makeRef() -> UInt64 { nextRef.wrappingAdd(1, ordering: .relaxed).oldValue }
 
-    /// Counts a new connection unless that would pass `max`.
-    func admitConnection(max: Int) -> Bool {
+    /// Why a connection was not admitted.
+    enum Refusal: Sendable, Equatable {
+        case tooManyConnections
+        case tooManyForUid
+    }
+
+    /// Counts a new connection of `uid` unless that would pass `max` in all or `maxPerUid` for
+    /// that uid. An admitted connection must later be ``register(_:channel:peer:)``ed and
+    /// ``unregister(_:)``ed, which gives both counts back.
+    func admitConnection(uid: UInt32, max: Int, maxPerUid: Int) -> Refusal? {
         var current = connectionCount.load(ordering: .relaxed)
-        while current < max {
+        while true {
+            guard current < max else { return .tooManyConnections }
             let (exchanged, original) = connectionCount.compareExchange(
                 expected: current, desired: current + 1, ordering: .relaxed)
-            if exchanged { return true }
+            if exchanged { break }
             current = original
         }
-        return false
+        let admitted = connectionsByUid.withLock { counts in
+            guard counts[uid, default: 0] < maxPerUid else { return false }
+            counts[uid, default: 0] += 1
+            return true
+        }
+        if admitted { return nil }
+        connectionCount.subtract(1, ordering: .relaxed)
+        return .tooManyForUid
     }
 
     func register(_ id: UInt64, channel: any Channel, peer: PeerCredentials) {
@@ -86,9 +108,20 @@ public final class ServerState: Sendable {
     }
 
     func unregister(_ id: UInt64) {
-        let removed = channels.withLock { $0.removeValue(forKey: id) }
-        if removed != nil { connectionCount.subtract(1, ordering: .relaxed) }
+        guard let removed = channels.withLock({ $0.removeValue(forKey: id) }) else { return }
+        connectionsByUid.withLock { counts in
+            let left = counts[removed.peer.uid, default: 1] - 1
+            counts[removed.peer.uid] = left > 0 ? left : nil
+        }
+        connectionCount.subtract(1, ordering: .relaxed)
     }
+
+    /// Connections open per peer uid.
+    public var connectionsPerUid: [UInt32: Int] { connectionsByUid.withLock { $0 } }
+
+    func slowReaderClosed() { slowReadersClosed.add(1, ordering: .relaxed) }
+    /// Connections closed because their client left answers unread past the timeout.
+    public var slowReadersDropped: Int { slowReadersClosed.load(ordering: .relaxed) }
 
     func requestStarted() { inflightCount.add(1, ordering: .relaxed) }
     func requestFinished() { inflightCount.subtract(1, ordering: .relaxed) }

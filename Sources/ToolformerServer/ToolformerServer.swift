@@ -55,9 +55,13 @@ public struct ToolformerServer: Service {
         let bootstrap = ServerBootstrap(group: eventLoops)
             .serverChannelOption(.backlog, value: 512)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
+            // Answers past 1 MiB not yet taken by the kernel make a connection unwritable, which
+            // stops reading its requests (BackPressureHandler) and starts its slow-reader timer.
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 << 10, high: 1 << 20))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let limits = state.limits
+                    try channel.pipeline.syncOperations.addHandler(BackPressureHandler())
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(LineFrameDecoder(maxLineBytes: limits.maxLineBytes)))
                     try channel.pipeline.syncOperations.addHandler(ConnectionHandler(shared: shared, limits: limits))

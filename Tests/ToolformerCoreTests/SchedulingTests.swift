@@ -102,4 +102,40 @@ import ToolformerCore
         #expect(order.withLock { $0 } == ["b"])
         #expect(semaphore.snapshot == FairSemaphore.Snapshot(limit: 1, inUse: 0, waiting: 0))
     }
+
+    @Test func aFullQueueRefusesAtOnceAndTakesWaitersAgainOnceItMoves() async throws {
+        let semaphore = FairSemaphore(limit: 1, maxWaiting: 2)
+        try await semaphore.acquire(owner: 1)
+        // Many callers race for the two places; exactly two wait, the rest are refused.
+        let outcomes = Outcomes()
+        var waiters: [Task<Void, any Error>] = []
+        for index in 0..<8 {
+            let owner = UInt64(10 + index)
+            waiters.append(Task {
+                do {
+                    try await semaphore.acquire(owner: owner)
+                    outcomes.counts.withLock { $0.queued += 1 }
+                    semaphore.release()
+                } catch let full as FairSemaphore.QueueFull {
+                    #expect(full.waiting == 2)
+                    outcomes.counts.withLock { $0.refused += 1 }
+                }
+            })
+        }
+        while outcomes.counts.withLock({ $0.refused }) < 6 { try await Task.sleep(for: .milliseconds(1)) }
+        #expect(semaphore.snapshot.waiting == 2)
+        semaphore.release()
+        for waiter in waiters { try await waiter.value }
+        let (queued, refused) = outcomes.counts.withLock { $0 }
+        #expect(queued == 2 && refused == 6)
+        // Room again once the queue moved.
+        try await semaphore.acquire(owner: 1)
+        semaphore.release()
+        #expect(semaphore.snapshot == FairSemaphore.Snapshot(limit: 1, inUse: 0, waiting: 0))
+    }
+}
+
+/// Counts shared by the tasks of one test.
+private final class Outcomes: Sendable {
+    let counts = Mutex<(queued: Int, refused: Int)>((0, 0))
 }

@@ -291,6 +291,8 @@ extension ToolformerConfig.Server {
         if let value = try table.int("max_inflight_per_connection", 1...Int.max) {
             self.maxInflightPerConnection = value
         }
+        if let value = try table.int("max_connections_per_uid", 1...Int.max) { self.maxConnectionsPerUid = value }
+        if let value = try table.int("slow_reader_timeout_ms", 1...Int.max) { self.slowReaderTimeoutMs = value }
         if let value = try table.uids("allowed_uids") { self.allowedUids = value }
         if let value = try table.groups("allowed_groups") { self.allowedGroups = value }
         if let value = try table.uids("admin_uids") { self.adminUids = value }
@@ -324,6 +326,8 @@ extension ToolformerConfig.Orchestrator {
         if let value = try table.string("default_provider") { self.defaultProvider = value }
         if let value = try table.stringArray("fallback_providers") { self.fallbackProviders = value }
         if let value = try table.int("max_turns", 1...Int.max) { self.maxTurns = value }
+        if let value = try table.int("max_queued", 0...Int.max) { self.maxQueued = value }
+        if let value = try table.int("max_result_bytes", 1024...Int.max) { self.maxResultBytes = value }
         try table.rejectUnknownKeys()
     }
 }

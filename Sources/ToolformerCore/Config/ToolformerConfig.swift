@@ -54,6 +54,12 @@ extension ToolformerConfig {
         public var maxLineBytes = 4_194_304
         /// `max_inflight_per_connection`: requests in flight on one connection.
         public var maxInflightPerConnection = 128
+        /// `max_connections_per_uid`: connections one uid may hold open at once, so that one user
+        /// cannot take every connection.
+        public var maxConnectionsPerUid = 256
+        /// `slow_reader_timeout_ms`: how long a client may leave the daemon's answers unread (its
+        /// socket full) before the daemon stops reading from it and, after this long, closes it.
+        public var slowReaderTimeoutMs = 30_000
         /// `allowed_uids`: may connect, besides root and the daemon's own uid.
         public var allowedUids: [UInt32] = []
         /// `allowed_groups`: members of these groups may connect.
@@ -82,6 +88,11 @@ extension ToolformerConfig {
         public var fallbackProviders: [String] = []
         /// `max_turns`: rounds of LLM -> tools in one `orchestrate`.
         public var maxTurns = 8
+        /// `max_queued`: tool calls that may wait for a slot, all clients together; past it a call
+        /// is refused at once with -32002 `overloaded` and `retryAfterMs`.
+        public var maxQueued = 16_384
+        /// `max_result_bytes`: a tool's result text beyond this is cut, with a marker saying so.
+        public var maxResultBytes = 1_048_576
 
         public init() {}
     }

@@ -11,17 +11,27 @@ public final class Orchestrator: Sendable {
         public var maxRequest: Duration
         public var maxConcurrency: Int
         public var maxTurns: Int
+        /// `max_queued`: calls waiting for a slot, past which new ones are refused (-32002).
+        public var maxQueued: Int
+        /// `max_result_bytes`: a result's text beyond this is truncated, with a marker.
+        public var maxResultBytes: Int
 
-        public init(maxRequest: Duration, maxConcurrency: Int, maxTurns: Int = 8) {
+        public init(
+            maxRequest: Duration, maxConcurrency: Int, maxTurns: Int = 8, maxQueued: Int = .max,
+            maxResultBytes: Int = .max
+        ) {
             self.maxRequest = maxRequest
             self.maxConcurrency = maxConcurrency
             self.maxTurns = maxTurns
+            self.maxQueued = maxQueued
+            self.maxResultBytes = maxResultBytes
         }
 
         public init(_ config: ToolformerConfig) {
             self.init(
                 maxRequest: .milliseconds(config.orchestrator.maxRequestMs),
-                maxConcurrency: config.orchestrator.maxConcurrency, maxTurns: config.orchestrator.maxTurns)
+                maxConcurrency: config.orchestrator.maxConcurrency, maxTurns: config.orchestrator.maxTurns,
+                maxQueued: config.orchestrator.maxQueued, maxResultBytes: config.orchestrator.maxResultBytes)
         }
     }
 
@@ -47,7 +57,9 @@ public final class Orchestrator: Sendable {
         executor = ToolExecutor(
             clock: clock, rateLimits: rateLimits ?? LocalRateLimitStore(clock: clock),
             maxConcurrency: settings.maxConcurrency, metrics: metrics)
-        executor.configure(maxConcurrency: settings.maxConcurrency, tools: registry.all())
+        executor.configure(
+            maxConcurrency: settings.maxConcurrency, maxQueued: settings.maxQueued,
+            maxResultBytes: settings.maxResultBytes, tools: registry.all())
     }
 
     /// Applies a configuration: its tools (calls in flight keep the ones they started with), limits
@@ -55,7 +67,9 @@ public final class Orchestrator: Sendable {
     public func reconfigure(_ config: ToolformerConfig, tools: [ToolRegistry.Entry]) async {
         let newSettings = Settings(config)
         await executor.rateLimits.configure(config.rateLimits)
-        executor.configure(maxConcurrency: newSettings.maxConcurrency, tools: tools)
+        executor.configure(
+            maxConcurrency: newSettings.maxConcurrency, maxQueued: newSettings.maxQueued,
+            maxResultBytes: newSettings.maxResultBytes, tools: tools)
         cache.apply(ResultCache.Settings(config.cache))
         registry.replace(with: tools)
         settings.withLock { $0 = newSettings }

@@ -57,6 +57,9 @@ public final class ToolExecutor: Sendable {
     private let perTool = Mutex<[String: FairSemaphore]>([:])
     private let inflight = Mutex<[String: Int]>([:])
     private let hedges = Mutex<(started: Int, won: Int)>((0, 0))
+    /// `max_queued` and `max_result_bytes`, which a reload may change.
+    private let bounds = Mutex<(maxQueued: Int, maxResultBytes: Int)>((.max, .max))
+    private let refusals = Atomic<Int>(0)
     private let random: @Sendable () -> Double
     public let metrics: any ToolformerMetrics
 
@@ -72,16 +75,21 @@ public final class ToolExecutor: Sendable {
         self.random = random
     }
 
-    /// A reload: the global cap and each tool's cap. Tools that keep their name keep their queue.
-    public func configure(maxConcurrency: Int, tools: [ToolRegistry.Entry]) {
-        global.setLimit(maxConcurrency)
+    /// A reload: the global cap and each tool's cap, the queues' bound (`max_queued`, for the
+    /// global queue and each tool's) and the result size bound. Tools that keep their name keep
+    /// their queue.
+    public func configure(
+        maxConcurrency: Int, maxQueued: Int = .max, maxResultBytes: Int = .max, tools: [ToolRegistry.Entry]
+    ) {
+        bounds.withLock { $0 = (maxQueued, maxResultBytes) }
+        global.setLimit(maxConcurrency, maxWaiting: maxQueued)
         perTool.withLock { semaphores in
             var next: [String: FairSemaphore] = [:]
             for entry in tools {
                 guard let limit = entry.policy.maxConcurrency else { continue }
                 let name = entry.tool.definition.name
-                let semaphore = semaphores[name] ?? FairSemaphore(limit: limit)
-                semaphore.setLimit(limit)
+                let semaphore = semaphores[name] ?? FairSemaphore(limit: limit, maxWaiting: maxQueued)
+                semaphore.setLimit(limit, maxWaiting: maxQueued)
                 next[name] = semaphore
             }
             semaphores = next
@@ -127,6 +135,11 @@ public final class ToolExecutor: Sendable {
                 return .failure(.timeout("the request's deadline passed after \((clock.now - started).milliseconds) ms"))
             case .rateLimited(let bucket, let wait):
                 return .failure(.rateLimited(bucket: bucket, retryAfterMs: wait.millisecondsRoundedUp))
+            case .queueFull(let waiting):
+                refusals.add(1, ordering: .relaxed)
+                return .failure(.overloaded(
+                    "\(waiting) tool calls are already waiting for a slot (orchestrator.max_queued)",
+                    retryAfterMs: Self.overloadRetryAfterMs))
             case .toolTimedOut:
                 let message = "tool \(call.name) timed out after \(policy.timeout.milliseconds) ms"
                 // A call that may have had effects is run twice only when the tool says it is safe.
@@ -160,8 +173,13 @@ public final class ToolExecutor: Sendable {
         case toolTimedOut
         case requestTimedOut
         case rateLimited(String, wait: Duration)
+        case queueFull(waiting: Int)
         case cancelled
     }
+
+    /// What an `overloaded` refusal tells the client to wait: long enough for a queue of short
+    /// calls to move, short enough not to idle a client whose burst was the only load.
+    static let overloadRetryAfterMs: Int64 = 200
 
     /// An attempt with a hedge: if it has not answered after `after`, an identical second one starts
     /// (under the same caps and budgets); the first success wins and the other is cancelled. When
@@ -228,6 +246,8 @@ public final class ToolExecutor: Sendable {
                     return .output(try await call.entry.tool.call(call.arguments))
                 } catch is CancellationError {
                     return nil
+                } catch let full as FairSemaphore.QueueFull {
+                    return .queueFull(waiting: full.waiting)
                 } catch let failure as ToolFailure {
                     return failure.retryable ? .retryable(failure.message, retryAfter: failure.retryAfter) : .output(.failure(failure.message))
                 } catch {
@@ -249,13 +269,48 @@ public final class ToolExecutor: Sendable {
 
     private func finish(_ call: ToolCall, _ output: ToolOutput, attempts: Int, started: Duration) -> CallOutcome {
         let durationMs = (clock.now - started).milliseconds
-        let result = Self.callToolResult(output, durationMs: durationMs, attempts: attempts)
+        let (output, truncated) = Self.bounded(output, maxBytes: bounds.withLock { $0.maxResultBytes })
+        var result = Self.callToolResult(output, durationMs: durationMs, attempts: attempts)
+        if truncated, case .object(var object) = result, case .object(var meta)? = object["_meta"],
+           case .object(var toolformer)? = meta["toolformer"] {
+            toolformer["truncated"] = true
+            meta["toolformer"] = .object(toolformer)
+            object["_meta"] = .object(meta)
+            result = .object(object)
+        }
         guard call.events.isEnabled else { return .result(result) }
         call.events.emit("tool.finished", [
             "callId": .string(call.callID), "name": .string(call.name), "isError": .bool(output.isError),
             "cached": false, "durationMs": .int(durationMs), "result": result,
         ])
         return .result(result)
+    }
+
+    /// `output` within `maxBytes` of text: a longer text is cut at a character boundary and ends
+    /// with a marker that says how much was left out; `structuredContent` too big to keep whole is
+    /// dropped (half a JSON value would be worse than none), and the marker says that too.
+    static func bounded(_ output: ToolOutput, maxBytes: Int) -> (ToolOutput, truncated: Bool) {
+        let textBytes = output.text.utf8.count
+        let structuredBytes = output.structuredContent.map { JSONWriter.bytes($0).count } ?? 0
+        guard textBytes > maxBytes || structuredBytes > maxBytes else { return (output, false) }
+        var bounded = output
+        var notes: [String] = []
+        if textBytes > maxBytes {
+            let marker = "\n[toolformerd: result truncated: \(maxBytes) of \(textBytes) bytes kept]"
+            let utf8 = output.text.utf8
+            var end = utf8.index(utf8.startIndex, offsetBy: max(0, maxBytes - marker.utf8.count))
+            // Back up off continuation bytes (10xxxxxx) so the cut falls between scalars.
+            while end > utf8.startIndex && utf8[end] & 0xC0 == 0x80 { end = utf8.index(before: end) }
+            bounded.text = String(decoding: utf8[..<end], as: UTF8.self) + marker
+            notes.append("text")
+        }
+        if structuredBytes > maxBytes {
+            bounded.structuredContent = nil
+            if !notes.contains("text") {
+                bounded.text += "\n[toolformerd: structuredContent of \(structuredBytes) bytes dropped: over \(maxBytes) bytes]"
+            }
+        }
+        return (bounded, true)
     }
 
     /// MCP's CallToolResult with the daemon's `_meta.toolformer`.
@@ -287,6 +342,8 @@ public final class ToolExecutor: Sendable {
         return [
             "inflightByTool": .object(perToolRunning), "queues": .object(queues), "rateLimits": .object(rateLimits.status()),
             "hedges": ["started": .int(Int64(hedgeCounts.started)), "won": .int(Int64(hedgeCounts.won))],
+            "overloadRefusals": .int(Int64(refusals.load(ordering: .relaxed))),
+            "maxQueued": .int(Int64(min(bounds.withLock { $0.maxQueued }, Int(Int64.max)))),
         ]
     }
 }
