@@ -394,7 +394,9 @@ struct OpenAIProviderTests {
                 let failure = await providerFailure {
                     try await provider.complete(LLMRequest(model: "m", messages: [.user("x")], tools: []))
                 }
-                #expect(ContinuousClock.now - started < .seconds(5))
+                // Far below the server's 30 s: the timeout ended it. Generous, because the suite
+                // runs beside the soak test on two cores.
+                #expect(ContinuousClock.now - started < .seconds(15))
                 #expect(failure?.retryable == true)
                 #expect(failure?.status == nil)
                 #expect(failure?.message.contains("300 ms") == true)

@@ -31,7 +31,7 @@ struct SleepTool: Tool {
 
     func call(_ arguments: JSONObject) async throws -> ToolOutput {
         let ms = arguments["ms"]?.intValue ?? 0
-        try await Task.sleep(for: .milliseconds(ms))
+        try await CancellableSleep.until(.now + .milliseconds(ms))
         return .json(["sleptMs": .int(ms)])
     }
 }
