@@ -38,12 +38,12 @@ def method_of(message):
     return None
 
 
-def reload_daemon():
-    """daemon/reload over a plain socket connection, as an admin tool would."""
+def raw_call(method):
+    """One request over a plain socket connection, as toolformerctl would send it."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
         conn.settimeout(20)
         conn.connect(SOCKET)
-        conn.sendall(b'{"jsonrpc":"2.0","id":1,"method":"daemon/reload"}\n')
+        conn.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": method}).encode() + b"\n")
         data = b""
         while not data.endswith(b"\n"):
             chunk = conn.recv(65536)
@@ -120,9 +120,27 @@ async def main():
                     refused = error
                 check("an unknown tool is an error", refused is not None and "no_such_tool" in str(refused), repr(refused))
 
+                # The client gives up after 0.3 s and sends notifications/cancelled: the daemon stops
+                # the call (its late -32800 answer must not upset the session).
+                gave_up = None
+                try:
+                    await session.call_tool("sleep", {"ms": 10000}, read_timeout_seconds=0.3)
+                except Exception as error:
+                    gave_up = error
+                check("a call past the client's timeout raises", gave_up is not None, "no error")
+                inflight = None
+                for _ in range(100):
+                    inflight = raw_call("daemon/status").get("result", {}).get("inflight")
+                    if inflight == 0:
+                        break
+                    await anyio.sleep(0.05)
+                check("notifications/cancelled stopped the call in the daemon", inflight == 0, inflight)
+                after = await session.call_tool("echo", {"after": True})
+                check("the session still works after the cancellation", after.structured_content == {"after": True}, after)
+
                 with open(CONFIG, "a", encoding="utf-8") as config:
                     config.write('\n[tools.added_by_reload]\nkind = "builtin"\nbuiltin = "echo"\n')
-                answer = reload_daemon()
+                answer = raw_call("daemon/reload")
                 check("daemon/reload", answer.get("result", {}).get("reloaded") is True, answer)
                 with anyio.move_on_after(10):
                     await list_changed.wait()

@@ -10,6 +10,16 @@ import Glibc
 /// `toolformerctl mcp`: a byte-exact stdio bridge to the daemon's socket.
 @Suite(.timeLimit(.minutes(2)), .ownThread)
 struct MCPBridgeTests {
+    @Test func helpShowsAHostConfiguration() async throws {
+        let help = try ctl(["help", "mcp"])
+        #expect(help.status == 0, "\(help)")
+        for text in [#"{"mcpServers": {"toolformer": {"command": "toolformerctl", "args": ["mcp"]}}}"#, "--close-timeout", "EXIT STATUS"] {
+            #expect(help.stdout.contains(text), "\(text)")
+        }
+        #expect(try ctl(["--help"]).stdout.contains("mcp"))
+        #expect(try ctl(["mcp", "--close-timeout", "-1"]).status == 2)
+    }
+
     @Test func aDaemonThatIsNotRunningIsReportedOnStderrWithExit1() async throws {
         let run = try ctl(["mcp", "--socket", "/tmp/toolformer-no-such-dir/toolformerd.sock"])
         #expect(run.status == 1, "\(run)")

@@ -54,7 +54,7 @@ struct MCPClientTests {
         }
         let text = try TestDaemon.readFile(output)
         #expect(status == 0, "the MCP client failed:\n\(text)\ndaemon log:\n\(daemon.log)")
-        #expect(text.contains("16 passed, 0 failed"), "\(text)")
+        #expect(text.contains("19 passed, 0 failed"), "\(text)")
     }
 }
 

@@ -73,6 +73,18 @@ struct MCPServerTests {
         try expectAlive(connection)
     }
 
+    @Test func toolformerctlToolsFollowsTheCursorsToTheLastPage() async throws {
+        let daemon = try TestDaemon(config: Self.manyTools(150))
+        let table = try ctl(daemon, ["tools"])
+        #expect(table.status == 0, "\(table)")
+        #expect(table.lines.count == 1 + 153, "a header and every tool")
+        #expect(table.lines.last?.hasPrefix("sleep") == true)
+        let json = try ctl(daemon, ["tools", "--json"]).json()
+        #expect(json["tools"]?.arrayValue?.count == 153)
+        #expect(json["nextCursor"] == nil)
+        #expect(try ctl(daemon, ["tools", "e149", "--json"]).json()["name"] == "e149")
+    }
+
     @Test func aCursorContinuesAfterItsToolAcrossAReload() async throws {
         let daemon = try TestDaemon(config: Self.manyTools(150))
         let connection = try daemon.connect()
