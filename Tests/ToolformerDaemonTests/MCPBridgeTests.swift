@@ -82,6 +82,20 @@ struct MCPBridgeTests {
         #expect(bridge.stderr.contains("mcp: the daemon closed the connection"), "\(bridge.stderr)")
     }
 
+    @Test(.enabled(if: getuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0, "needs root and setpriv"))
+    func aRefusedUidIsToldWhyOnStderr() async throws {
+        let daemon = try TestDaemon(config: TestDaemon.config(server: #"socket_mode = "0666""#))
+        _ = try TestDaemon.run(["/bin/chmod", "0755", daemon.directory])
+        let bridge = try PipedProcess([
+            "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", CtlProcess.binary, "mcp",
+            "--socket", daemon.socketPath,
+        ])
+        // The refusal line reaches the host on stdout as it came, and its reason stderr.
+        #expect(try bridge.readMessage()["error"]?["code"] == -32003)
+        #expect(try bridge.wait() == 1)
+        #expect(bridge.stderr.contains("the daemon closed the connection: error -32003: uid 65534 may not connect"), "\(bridge.stderr)")
+    }
+
     @Test func aDaemonStillBusyAtTheCloseTimeoutEndsTheBridgeWithExit1() async throws {
         let daemon = try TestDaemon()
         let started = ContinuousClock.now
