@@ -223,6 +223,7 @@ struct MCPServerTests {
         try expectNothingBeforePing(mcp)
         try expectNothingBeforePing(plain)
         #expect(try mcp.call("tools/list")["tools"]?.arrayValue?.contains { $0["name"] == "added" } == true)
+        #expect(daemon.log.contains("tool list changed mcp.clients_notified=1 tools.generation=1"), "\(daemon.log)")
 
         // A changed description is a change too; a refused reload is not.
         try daemon.writeConfig(TestDaemon.config(extra: "[tools.added]\nkind = \"builtin\"\nbuiltin = \"echo\"\ndescription = \"Now described.\"\n"))
