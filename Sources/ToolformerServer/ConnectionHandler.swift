@@ -262,6 +262,12 @@ final class ConnectionHandler: ChannelInboundHandler {
         if shared.methods.requiresAdmin(method) && !limits.access.isAdmin(peer) {
             return refuse(id, method, .forbidden("\(method) needs root or a uid or group in server.admin_uids / admin_groups"), context: context)
         }
+        let progressToken: JSONValue?
+        do throws(ToolformerError) {
+            progressToken = try ProgressReporter.token(in: params)
+        } catch {
+            return refuse(id, method, error, context: context)
+        }
 
         switch handler {
         case .immediate(let run):
@@ -282,6 +288,8 @@ final class ConnectionHandler: ChannelInboundHandler {
             }
             write(response, context: context)
             finished(method: method, id: id, code: code, started: started, logger: requestLogger)
+            // An MCP client: after its answer, it hears when the tool list changes.
+            if method == "initialize", code == 0 { shared.state.subscribeToToolListChanges(connectionID) }
 
         case .async(let run):
             var requestLogger = logger
@@ -293,9 +301,11 @@ final class ConnectionHandler: ChannelInboundHandler {
                     retryAfterMs: 100), context: context)
             }
             let channel = context.channel
+            let stream = params["stream"] == .bool(true)
+            let progress = progressToken.flatMap { ProgressReporter(method: method, params: params, token: $0) }
             let events: EventSink
-            if params["stream"] == .bool(true) {
-                events = EventSink(requestID: id) { bytes in
+            if stream || progress != nil {
+                events = EventSink(requestID: id, stream: stream, progress: progress) { bytes in
                     channel.writeAndFlush(channel.allocator.buffer(bytes: bytes), promise: nil)
                 }
             } else {

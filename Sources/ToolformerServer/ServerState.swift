@@ -1,6 +1,7 @@
 import NIOCore
 import Synchronization
 public import ToolformerCore
+import ToolformerProtocol
 
 /// Limits a connection reads when it is accepted; a reload changes them for new connections.
 public struct ServerLimits: Sendable {
@@ -57,6 +58,8 @@ public final class ServerState: Sendable {
     struct ConnectionInfo: Sendable {
         var channel: any Channel
         var peer: PeerCredentials
+        /// The client sent `initialize` (an MCP client): it hears `notifications/tools/list_changed`.
+        var listChanged = false
     }
 
     public init(limits: ServerLimits) { limitsBox = Mutex(limits) }
@@ -125,6 +128,24 @@ public final class ServerState: Sendable {
 
     func requestStarted() { inflightCount.add(1, ordering: .relaxed) }
     func requestFinished() { inflightCount.subtract(1, ordering: .relaxed) }
+
+    /// From now on, `id` hears `notifications/tools/list_changed`.
+    func subscribeToToolListChanges(_ id: UInt64) {
+        channels.withLock { $0[id]?.listChanged = true }
+    }
+
+    /// Sends `notifications/tools/list_changed` to every connection that sent `initialize`.
+    /// Plain JSON-RPC clients (toolformerctl, scripts) never asked for it and do not get it.
+    /// Returns how many connections it was sent to.
+    @discardableResult
+    public func notifyToolListChanged() -> Int {
+        let subscribed = channels.withLock { $0.values.filter(\.listChanged).map(\.channel) }
+        let line = MessageEncoder.notification(method: "notifications/tools/list_changed", params: [:])
+        for channel in subscribed {
+            channel.writeAndFlush(channel.allocator.buffer(bytes: line), promise: nil)
+        }
+        return subscribed.count
+    }
 
     var allChannels: [any Channel] { channels.withLock { $0.values.map(\.channel) } }
     var connectionInfos: [UInt64: ConnectionInfo] { channels.withLock { $0 } }

@@ -19,8 +19,8 @@ enum ToolNameCompletion {
         }
         let path = socket ?? SocketPath.clientDefault(environment: processEnvironment(), uid: getuid())
         guard let connection = try? ToolformerConnection(path: path),
-            let list = try? connection.call("tools/list", timeout: .seconds(1))
+            let tools = try? connection.listAllTools(timeout: .seconds(1))
         else { return [] }
-        return (list["tools"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }.filter { $0.hasPrefix(prefix) }
+        return tools.compactMap { $0["name"]?.stringValue }.filter { $0.hasPrefix(prefix) }
     }
 }

@@ -23,6 +23,7 @@ struct ToolformerCtl: ParsableCommand {
               toolformerctl requests
               toolformerctl cancel 7
               toolformerctl raw tools/list
+              toolformerctl mcp        (for an MCP host: a stdio MCP server)
 
             OUTPUT
               Human-readable by default; --json prints the daemon's result as one JSON
@@ -60,7 +61,7 @@ struct ToolformerCtl: ParsableCommand {
         version: ToolformerVersion.current,
         subcommands: [
             Status.self, Tools.self, Call.self, Batch.self, Orchestrate.self, Requests.self, Cancel.self,
-            Cache.self, Reload.self, Metrics.self, Ping.self, Raw.self,
+            Cache.self, Reload.self, Metrics.self, Ping.self, Raw.self, MCP.self,
         ])
     // Here too, so that `toolformerctl --socket PATH status` works: each subcommand reads the
     // same group from the whole command line.

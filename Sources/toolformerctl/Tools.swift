@@ -16,10 +16,16 @@ struct Tools: ParsableCommand {
     var name: String?
 
     func run() throws {
-        let list = try options.call("tools/list")
-        let tools = list["tools"]?.arrayValue ?? []
+        let connection = try options.connect()
+        let tools: [JSONValue]
+        do {
+            tools = try connection.listAllTools(timeout: options.wait)
+        } catch {
+            throw GlobalOptions.failure(for: error)
+        }
         guard let name else {
-            if options.json { return Output.line(list.description) }
+            // All pages as one list: the shape of a single tools/list page.
+            if options.json { return Output.line(JSONValue.object(["tools": .array(tools)]).description) }
             if tools.isEmpty { return Output.line("no tools are configured") }
             let rows = [["NAME", "DESCRIPTION"]] + tools.map { tool in
                 [tool["name"]?.stringValue ?? "?", Format.oneLine(tool["description"]?.stringValue ?? "", limit: 100)]

@@ -88,6 +88,11 @@ struct ToolformerDaemon: AsyncParsableCommand {
             registry: ToolRegistry(tools(loaded)), settings: .init(loaded), clock: clock, rateLimits: rateLimits,
             cache: cache, providers: router, metrics: metrics, logger: logger)
         let state = ServerState(limits: ServerLimits(loaded, daemonUID: getuid()))
+        // MCP clients hear when a reload (or, later, an MCP server) changes the tools they list.
+        _ = orchestrator.registry.changes.observe { generation in
+            let told = state.notifyToolListChanged()
+            logger.info("tool list changed", metadata: ["tools.generation": "\(generation)", "mcp.clients_notified": "\(told)"])
+        }
         let reloader = Reloader(
             path: config, tools: tools, providers: providerSettings, orchestrator: orchestrator, state: state,
             notifier: notifier, logger: logger)

@@ -117,9 +117,8 @@ public final class Orchestrator: Sendable {
     // MARK: - Methods
 
     func listTools(_ params: JSONObject) throws(ToolformerError) -> JSONValue {
-        let reader = ParamReader(params)
-        _ = try reader.optionalString("cursor")
-        return ["tools": .array(registry.all().map(\.tool.definition.listEntry))]
+        let cursor = try ParamReader(params).optionalString("cursor")
+        return try ToolListPage.page(registry.all(), cursor: cursor)
     }
 
     func callTool(_ params: JSONObject, context: RequestContext) async throws(ToolformerError) -> JSONValue {

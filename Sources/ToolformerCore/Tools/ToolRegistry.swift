@@ -20,6 +20,8 @@ public final class ToolRegistry: Sendable {
 
     private let table: Mutex<[String: Entry]>
     private let orderedNames: Mutex<[String]>
+    /// Tells observers (the server's MCP clients) when the listed tools change.
+    public let changes = ToolListChanges()
 
     public init(_ tools: [Entry] = []) {
         table = Mutex([:])
@@ -36,6 +38,7 @@ public final class ToolRegistry: Sendable {
             table.withLock { $0 = byName }
             ordered = names
         }
+        changes.update(names.compactMap { byName[$0]?.tool.definition })
     }
 
     public func entry(named name: String) -> Entry? { table.withLock { $0[name] } }
