@@ -62,14 +62,16 @@ struct FuzzSoakTests {
         }
 
         let before = try settled()
-        var soak = Soak(socketPath: daemon.socketPath, connections: 500, seed: UInt64(ProcessInfoSeed.value))
+        let pace = Int64(ProcessInfoSeed.environment("TOOLFORMER_SOAK_PACE_MS") ?? "") ?? 400
+        var soak = Soak(
+            socketPath: daemon.socketPath, connections: 500, pace: .milliseconds(pace), seed: UInt64(ProcessInfoSeed.value))
         let first = try soak.run(seconds: seconds, watchdog: listener)
         let afterFirst = try settled()
         let second = try soak.run(seconds: seconds, watchdog: listener)
         let afterSecond = try settled()
 
         // Printed for docs/reliability.md's longer runs (TOOLFORMER_SOAK_SECONDS).
-        print("soak: \(seconds) s x 2 rounds, 500 connections, seed \(ProcessInfoSeed.value)")
+        print("soak: \(seconds) s x 2 rounds, 500 connections, pace \(pace) ms, seed \(ProcessInfoSeed.value)")
         for (name, round) in [("round 1", first), ("round 2", second)] {
             print("soak \(name): \(round.answered) answers, \(round.drops) dropped mid-request, \(round.lost) lost, longest watchdog gap \(round.longestWatchdogGap)")
         }
@@ -77,8 +79,9 @@ struct FuzzSoakTests {
             print("soak \(name): \(sample.fds) fds, \(sample.threads) threads, RSS \(sample.rssKiB) KiB")
         }
         for round in [first, second] {
-            #expect(round.answered > 5_000, "only \(round.answered) answers")
-            #expect(round.drops > 50, "only \(round.drops) connections dropped mid-request")
+            // Loose floors: the suite runs this beside everything else on two cores.
+            #expect(round.answered > 1_000, "only \(round.answered) answers")
+            #expect(round.drops > 20, "only \(round.drops) connections dropped mid-request")
             #expect(round.lost == 0, "\(round.lost) requests on kept connections got no answer")
             #expect(round.badAnswers == 0)
             #expect(round.failures.isEmpty, "\(round.failures.prefix(5)); daemon log: \(daemon.log.suffix(2000))")
@@ -351,15 +354,20 @@ struct Soak {
         var awaiting = 0
         var buffer: [UInt8] = []
         var round = 0
+        var nextStart = ContinuousClock.now
     }
 
     let socketPath: String
     let connections: Int
+    /// Each connection waits up to this long (at random) between its rounds, so that the suite's
+    /// soak loads the daemon without starving the tests beside it; 0 drives it flat out.
+    let pace: Duration
     var random: SeededRandom
 
-    init(socketPath: String, connections: Int, seed: UInt64) {
+    init(socketPath: String, connections: Int, pace: Duration, seed: UInt64) {
         self.socketPath = socketPath
         self.connections = connections
+        self.pace = pace
         random = SeededRandom(seed: seed)
     }
 
@@ -372,7 +380,8 @@ struct Soak {
         var lastPing = ContinuousClock.now
 
         while ContinuousClock.now < end {
-            for index in open.indices where open[index].awaiting == 0 {
+            let now = ContinuousClock.now
+            for index in open.indices where open[index].awaiting == 0 && open[index].nextStart <= now {
                 try start(&open[index], result: &result)
             }
             var fds = open.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
@@ -380,9 +389,9 @@ struct Soak {
             for index in fds.indices where fds[index].revents != 0 {
                 read(&open[index], result: &result)
             }
-            let now = Self.watchdogPings(watchdog)
-            if now > pings {
-                pings = now
+            let seen = Self.watchdogPings(watchdog)
+            if seen > pings {
+                pings = seen
                 result.longestWatchdogGap = max(result.longestWatchdogGap, ContinuousClock.now - lastPing)
                 lastPing = .now
             }
@@ -432,7 +441,7 @@ struct Soak {
         }
     }
 
-    private func read(_ connection: inout Connection, result: inout Round) {
+    private mutating func read(_ connection: inout Connection, result: inout Round) {
         var chunk = [UInt8](repeating: 0, count: 65_536)
         let count = chunk.withUnsafeMutableBytes { recv(connection.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
         guard count > 0 else {
@@ -458,6 +467,9 @@ struct Soak {
             if message["error"] != nil { result.badAnswers += 1 }
             connection.awaiting -= 1
             result.answered += 1
+            if connection.awaiting == 0 && pace > .zero {
+                connection.nextStart = .now + pace * Double.random(in: 0...1, using: &random)
+            }
         }
     }
 

@@ -187,7 +187,7 @@ struct ExecToolTests {
         let endless = try await dir.tool(["/usr/bin/yes", "0123456789abcdef"], maxOutputBytes: 64 << 10).call([:])
         #expect(endless.isError)
         #expect(endless.text.hasPrefix("output passed 65536 bytes"), "\(endless.text)")
-        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(ContinuousClock.now - started < .seconds(30))
 
         // The limit itself is allowed; one byte more is not.
         let exact = try dir.script("exact", "head -c 1000 /dev/zero | tr '\\0' x")
@@ -265,8 +265,8 @@ struct ExecToolTests {
         print("exec cancellation: call threw \(returnedAfter) after cancel; child and grandchild dead \(deadAfter) after cancel")
         // Measured at about 1-4 ms; the bound only tells a kill from a wait for the timeout, with
         // room for a loaded two-core machine running the whole suite at once.
-        #expect(returnedAfter < .seconds(5))
-        #expect(deadAfter < .seconds(5))
+        #expect(returnedAfter < .seconds(30))
+        #expect(deadAfter < .seconds(30))
     }
 
     @Test func grandchildLeftBehindIsKilledWhenTheCallReturns() async throws {
@@ -284,7 +284,7 @@ struct ExecToolTests {
         let started = ContinuousClock.now
         let output = try await dir.tool([script]).call([:])
         #expect(output == ToolOutput(text: "done\n"))
-        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(ContinuousClock.now - started < .seconds(30))
         let child = try await dir.waitForPID("child.pid")
         let grandchild = try await dir.waitForPID("grandchild.pid")
         _ = try await ExecProcessState.waitUntilDead([child, grandchild], since: started)

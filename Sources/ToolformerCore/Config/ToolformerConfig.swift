@@ -92,7 +92,7 @@ extension ToolformerConfig {
         /// is refused at once with -32002 `overloaded` and `retryAfterMs`.
         public var maxQueued = 16_384
         /// `max_result_bytes`: a tool's result text beyond this is cut, with a marker saying so.
-        public var maxResultBytes = 1_048_576
+        public var maxResultBytes = 4_194_304
 
         public init() {}
     }
