@@ -196,6 +196,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "toolformer-echo-reference"),
+        // The fuzz target over the line decoder and the request parser: a corpus replayer in a
+        // normal build, a libFuzzer binary when built by .ci/fuzz.
+        .executableTarget(
+            name: "toolformer-fuzz",
+            dependencies: [
+                "ToolformerProtocol", "ToolformerServer", "CToolformerShims",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Shared by tests and the benchmark: the real daemon on a temporary socket, a notify listener.
         .target(
             name: "ToolformerTesting",

@@ -1,7 +1,7 @@
-import NIOCore
+package import NIOCore
 
 /// One framed message, or the news that a line passed the size limit.
-enum LineFrame {
+package enum LineFrame {
     case line(ByteBuffer)
     case tooLong
 }
@@ -11,16 +11,16 @@ enum LineFrame {
 /// A line over the limit is reported as soon as the limit is passed (the daemon never buffers more
 /// than the limit for one line), and the rest of it is discarded up to its newline, so the
 /// connection stays usable. Already-scanned bytes are not scanned again as a line grows.
-struct LineFrameDecoder: ByteToMessageDecoder {
-    typealias InboundOut = LineFrame
+package struct LineFrameDecoder: ByteToMessageDecoder {
+    package typealias InboundOut = LineFrame
 
-    let maxLineBytes: Int
+    package let maxLineBytes: Int
     private var discarding = false
     private var scanned = 0
 
-    init(maxLineBytes: Int) { self.maxLineBytes = maxLineBytes }
+    package init(maxLineBytes: Int) { self.maxLineBytes = maxLineBytes }
 
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+    package mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         let view = buffer.readableBytesView
         if let newline = view[(view.startIndex + scanned)...].firstIndex(of: UInt8(ascii: "\n")) {
             let length = newline - view.startIndex
@@ -56,7 +56,7 @@ struct LineFrameDecoder: ByteToMessageDecoder {
         return .needMoreData
     }
 
-    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+    package mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
         while try decode(context: context, buffer: &buffer) == .continue {}
         // A last line without its newline (`printf '...' | socat`) is still a message.
         if !discarding, buffer.readableBytes > 0, let rest = buffer.readSlice(length: buffer.readableBytes) {

@@ -40,6 +40,22 @@ struct FuzzSoakTests {
         #expect(try daemon.pollExit() == nil)
     }
 
+    /// The libFuzzer target's checks, built as a replayer, pass the seed corpus (`.ci/fuzz` runs the
+    /// fuzzer itself from the same seeds).
+    @Test func theFuzzTargetPassesItsSeedCorpus() async throws {
+        let corpus = String(#filePath.split(separator: "/").dropLast(2).joined(separator: "/"))
+        let directory = "/" + corpus + "/FuzzCorpus"
+        guard let listing = opendir(directory) else { throw TestDaemonError("no \(directory)") }
+        var files: [String] = []
+        while let entry = readdir(listing) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if !name.hasPrefix(".") { files.append(directory + "/" + name) }
+        }
+        closedir(listing)
+        #expect(files.count >= 5)
+        #expect(try TestDaemon.run([TestDaemon.binary("toolformer-fuzz")] + files) == 0)
+    }
+
     /// 500 connections with pipelined requests, some dropped mid-request, in two equal rounds: the
     /// second round must not take more file descriptors, threads or memory than the first left,
     /// and the watchdog must keep pinging throughout.

@@ -11,4 +11,9 @@ struct toolformer_ucred {
 /* glibc 2.34+: close every descriptor from `from` up in the child of posix_spawn. Declared here
    because glibc hides it behind _GNU_SOURCE; the actions argument is a posix_spawn_file_actions_t. */
 int posix_spawn_file_actions_addclosefrom_np(void *actions, int from);
+/* libFuzzer's driver, for toolformer-fuzz built with -sanitize=fuzzer (.ci/fuzz). SwiftPM names an
+   executable's entry point itself, so the target calls the driver instead of taking libFuzzer's main.
+   Only referenced in that build. */
+int LLVMFuzzerRunDriver(int *argc, char ***argv, int (*callback)(const unsigned char *data, unsigned long size));
+
 #endif
