@@ -87,6 +87,9 @@ struct ClusterTests {
         #expect(status["cluster"]?["sharedHits"] == 1)
         #expect(status["cache"]?["shared"]?["hits"] == 1)
         #expect(status["cluster"]?["rttMs"]?.numberValue != nil)
+        let metrics = try pair.b.connect().call("daemon/metrics")["text"]?.stringValue ?? ""
+        #expect(metrics.contains("toolformer_cluster_shared 1\n"))
+        #expect(metrics.contains("toolformer_cluster_shared_hits_total 1\n"))
         // The key is the SHA-256 of the canonical key, under the prefix; the value has a TTL.
         let keys = try pair.redis.cli(["--scan", "--pattern", "test:cache:tool:count:*"]).split(separator: "\n")
         #expect(keys.count == 1)
