@@ -12,6 +12,13 @@ public struct RedisFlightLeases: FlightLeases {
     let leaseMs: Int
     let pollMs: (first: Int, max: Int)
 
+    /// One round trip: 0 when another host holds the lease, 2 when the result has already landed
+    /// (between this host's cache miss and now), 1 when the lease is this host's.
+    static let acquire = RedisScript("""
+        if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end
+        if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+        return 0
+        """)
     static let release = RedisScript("""
         if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
         return 0
@@ -34,14 +41,14 @@ public struct RedisFlightLeases: FlightLeases {
         let cached = keys.cache(key)
         let leaseMs = leaseMs
         let outcome: FlightLeaseOutcome? = await cluster.perform { commands throws(RedisError) in
-            let set = try await commands.send(RedisCommand("SET", [RedisArgument(lease), RedisArgument(token), "NX", "PX", RedisArgument(leaseMs)]))
-            guard set != .null else { return .heldElsewhere }
-            // The result may have landed between this host's cache miss and its lease.
-            if try await commands.send(RedisCommand("EXISTS", [RedisArgument(cached)])).integer ?? 0 > 0 {
-                _ = try await commands.eval(Self.release, keys: [RedisArgument(lease)], arguments: [RedisArgument(token)])
-                return .produced
+            let reply = try await commands.eval(
+                Self.acquire, keys: [RedisArgument(lease), RedisArgument(cached)],
+                arguments: [RedisArgument(token), RedisArgument(leaseMs)])
+            switch reply.integer {
+            case 1: return .acquired(FlightLease(key: key, token: token))
+            case 2: return .produced
+            default: return .heldElsewhere
             }
-            return .acquired(FlightLease(key: key, token: token))
         }
         switch outcome {
         case .acquired?: cluster.count(\.leasesWon)
