@@ -211,6 +211,9 @@ struct ClusterTests {
         #expect(pair.a.log.contains("Redis unreachable"))
         let limited = try pair.a.connect().call("daemon/status")["rateLimits"]?["team"]
         #expect(limited?["mode"] == "local")
+        let summary = try ctl(pair.a, ["status"]).stdout
+        #expect(summary.contains("degraded on redis://127.0.0.1:\(pair.redis.port)/0"), "\(summary)")
+        #expect(summary.contains("shared (local)"), "\(summary)")
 
         try pair.redis.start()
         try waitFor("shared", [pair.a, pair.b])
