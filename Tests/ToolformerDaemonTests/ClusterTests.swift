@@ -26,7 +26,8 @@ struct ClusterTests {
             guard let made = mkdtemp(&template) else { throw TestDaemonError("mkdtemp failed") }
             directory = String(cString: made)
             let script = directory + "/count.sh"
-            try TestDaemon.writeFile(script, "#!/bin/sh\necho run >> \(directory)/runs\nsleep \(delay)\ncat\n")
+            let sleep = delay.replacingDir(directory)
+            try TestDaemon.writeFile(script, "#!/bin/sh\necho $$ >> \(directory)/pids\necho run >> \(directory)/runs\nsleep \(sleep)\ncat\n")
             chmod(script, 0o755)
             let config = TestDaemon.config(extra: """
                 [cluster]
@@ -130,6 +131,31 @@ struct ClusterTests {
         #expect(waits.reduce(0, +) >= 1, "one daemon waited on the other's lease: \(waits)")
     }
 
+    @Test func aDaemonThatDiesHoldingALeaseHoldsTheOthersUpOnlyUntilItExpires() async throws {
+        let pair = try TwoDaemons(delay: "$(cat DIR/delay)")
+        try TestDaemon.writeFile(pair.directory + "/delay", "30\n")
+        let call: JSONObject = ["name": "count", "arguments": ["q": "slow"]]
+        let connectionA = try pair.a.connect()
+        _ = try connectionA.sendRequest("tools/call", call)
+        try eventually { pair.runs == 1 }
+        let connectionB = try pair.b.connect()
+        let started = ContinuousClock.now
+        let id = try connectionB.sendRequest("tools/call", call)
+        usleep(200_000)
+        // A dies mid-run; its lease is not renewed any more and expires within 3 s.
+        try TestDaemon.writeFile(pair.directory + "/delay", "0\n")
+        pair.a.signal(SIGKILL)
+        let (answer, _) = try response(to: id, on: connectionB, timeout: .seconds(20))
+        #expect(answer["result"]?["isError"] == false, "\(answer)")
+        #expect(ContinuousClock.now - started < .seconds(8))
+        #expect(pair.runs == 2)
+        #expect(try cluster(pair.b)?["leaseWaits"] == 1)
+        // The dead daemon's tool run (its own process group) is still sleeping: end it.
+        for pid in try TestDaemon.readFile(pair.directory + "/pids").split(separator: "\n").compactMap({ pid_t($0) }) {
+            kill(-pid, SIGKILL)
+        }
+    }
+
     @Test func aSharedBucketAdmitsItsRateAcrossBothDaemons() async throws {
         let pair = try TwoDaemons(extra: """
             [rate_limits.team]
@@ -227,6 +253,28 @@ struct ClusterTests {
         #expect(pair.a.log.components("Redis answers again") == 1)
     }
 
+    @Test func aRedisThatStopsAnsweringIsSlowNotFatal() async throws {
+        let pair = try TwoDaemons()
+        let connections = [try pair.a.connect(), try pair.b.connect()]
+        _ = try connections[0].call("tools/call", ["name": "count", "arguments": ["k": 1]])
+        pair.redis.pause()
+        defer { pair.redis.resume() }
+        let started = ContinuousClock.now
+        for (index, connection) in connections.enumerated() {
+            for round in 0..<3 {
+                let result = try connection.call("tools/call", ["name": "count", "arguments": ["k": .int(Int64(round))]])
+                #expect(result["isError"] == false, "\(index): \(result)")
+            }
+        }
+        // The first command on each daemon waits out command_timeout_ms (300 ms); after that,
+        // degraded mode does not ask Redis at all.
+        #expect(ContinuousClock.now - started < .seconds(3))
+        try waitFor("degraded", [pair.a, pair.b])
+        #expect(try cluster(pair.a)?["reason"]?.stringValue?.contains("command_timeout_ms") == true)
+        pair.redis.resume()
+        try waitFor("shared", [pair.a, pair.b])
+    }
+
     @Test func aWrongPasswordIsRefusedAtStartAndOnReload() async throws {
         let redis = try RedisServer(password: "right-horse-battery")
         var template = Array("/tmp/toolformer-pw-XXXXXX".utf8CString)
@@ -256,7 +304,15 @@ struct ClusterTests {
         #expect(error?.message.contains("wrong-staple-9") == false)
         #expect(try cluster(daemon)?["state"] == "shared")
         _ = try connection.call("tools/call", ["name": "echo", "arguments": [:]])
-        #expect(!daemon.log.contains("wrong-staple-9") && !daemon.log.contains("right-horse"))
+
+        // A rotated password: the server's changes, the file follows, a reload picks it up.
+        try redis.cli(["CONFIG", "SET", "requirepass", "new-horse-battery"])
+        try TestDaemon.writeFile(directory + "/right", "new-horse-battery\n")
+        try daemon.writeConfig(config("right"))
+        #expect(try connection.call("daemon/reload")["reloaded"] == true)
+        #expect(try cluster(daemon)?["state"] == "shared")
+        #expect(daemon.log.contains("cluster: new Redis settings"))
+        #expect(!daemon.log.contains("wrong-staple-9") && !daemon.log.contains("horse-battery"))
     }
 
     @Test func anUnreachableRedisAtStartUpStartsDegraded() async throws {
