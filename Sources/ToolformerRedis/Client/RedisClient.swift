@@ -122,8 +122,7 @@ public final class RedisClient: RedisCommands {
                 return .success(connection.channel.eventLoop.makeSucceededFuture(connection))
             case .connecting(let future):
                 return .success(future)
-            case .failed(let error, let retryAt, let last) where retryAt > now:
-                _ = last
+            case .failed(let error, let retryAt, _) where retryAt > now:
                 return .failure(error)
             case .failed(_, _, let last):
                 backoff = min(last * 2, .seconds(2))

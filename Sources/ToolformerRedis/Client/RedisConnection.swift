@@ -2,6 +2,10 @@ import NIOCore
 import NIOPosix
 import ToolformerCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One connection to Redis: commands pipelined on it, replies matched in order.
 ///
 /// A command that gets no reply within the command timeout fails, and closes the connection:
@@ -128,6 +132,3 @@ final class RedisConnection: Sendable {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#endif
