@@ -13,7 +13,7 @@ struct RedisClientTests {
 
     func client(_ url: String, password: String? = nil, settings: RedisClient.Settings = .init(poolSize: 2)) throws -> RedisClient {
         var endpoint = try RedisEndpoint(url: url)
-        endpoint.password = password
+        if let password { endpoint.password = password }
         return RedisClient(endpoint: endpoint, settings: settings, eventLoopGroup: Self.loops)
     }
 
@@ -51,6 +51,11 @@ struct RedisClientTests {
         defer { good.shutdown() }
         #expect(try await good.send("SET", "in3", "yes") == .simpleString("OK"))
         #expect(try server.cli(["-n", "3", "GET", "in3"]) == "yes")
+        // An ACL user, from the URL: AUTH user password.
+        try server.cli(["ACL", "SETUSER", "agent", "on", ">agent pw", "~*", "+@all"])
+        let user = try client("redis://agent:agent%20pw@127.0.0.1:\(server.port)/0")
+        defer { user.shutdown() }
+        #expect(try await user.send("ACL", "WHOAMI") == .bulkString(Array("agent".utf8)))
 
         for (password, expected) in [("wrong", "WRONGPASS"), (nil, "NOAUTH")] as [(String?, String)] {
             var endpoint = try RedisEndpoint(url: server.url)
@@ -70,7 +75,7 @@ struct RedisClientTests {
             try await RedisClient.check(endpoint: badDB, settings: .init(), eventLoopGroup: Self.loops)
             Issue.record("selected database 99")
         } catch {
-            #expect(error.isConfiguration)
+            #expect(error.isConfiguration && error.isDatabase)
             #expect(error.description.contains("database 99"), "\(error)")
         }
     }

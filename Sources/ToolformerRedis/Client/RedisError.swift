@@ -44,6 +44,12 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// SELECT was refused: the URL's database is at fault, not the password.
+    public var isDatabase: Bool {
+        if case .badDatabase = code { return true }
+        return false
+    }
+
     /// Redis answered, with an error: the server is reachable.
     public var isServerReply: Bool {
         if case .server = code { return true }

@@ -68,7 +68,7 @@ public enum ClusterSetup {
             try await RedisClient.check(endpoint: endpoint, settings: clientSettings(config), eventLoopGroup: eventLoopGroup)
             return nil
         } catch where error.isConfiguration {
-            let key = error.description.contains("database") ? "cluster.redis_url" : passwordKey(config)
+            let key = error.isDatabase ? "cluster.redis_url" : passwordKey(config)
             throw ConfigError(.invalidValue, file: file, key: key, reason: error.description)
         } catch {
             return error.description
