@@ -331,7 +331,8 @@ public final class Orchestrator: Sendable {
                         return outcome
                     }
                     guard let leases else { return await runHere() }
-                    return await Self.runOnce(key, run, leases: leases, cache: cache, clock: clock, started: started, runHere)
+                    return await Self.runOnce(
+                        key, run, leases: leases, cache: cache, clock: clock, metrics: executor.metrics, started: started, runHere)
                 }
                 guard joined, case .result(let result) = outcome else { return outcome }
                 return .result(Self.markCached(result))
@@ -353,7 +354,7 @@ public final class Orchestrator: Sendable {
     /// here after all, under a lease of its own if it can get one.
     static func runOnce(
         _ key: CacheKey, _ run: ToolCall, leases: any FlightLeases, cache: ResultCache, clock: any ToolformerClock,
-        started: Duration, _ runHere: @escaping @Sendable () async -> CallOutcome
+        metrics: any ToolformerMetrics, started: Duration, _ runHere: @escaping @Sendable () async -> CallOutcome
     ) async -> CallOutcome {
         let giveUp = min(run.deadline, clock.now + run.entry.policy.timeout)
         while !Task.isCancelled {
@@ -364,16 +365,16 @@ public final class Orchestrator: Sendable {
                 return await runHere()
             case .produced:
                 // Gone again between the check and the read (evicted, expired): run it here.
-                if let hit = await sharedHit(key, run, cache: cache, clock: clock, started: started) { return hit }
+                if let hit = await sharedHit(key, run, cache: cache, clock: clock, metrics: metrics, started: started) { return hit }
                 return await runHere()
             case .heldElsewhere:
                 let released = await leases.waitForRelease(key, until: giveUp, clock: clock)
                 if !released {
-                    if let hit = await sharedHit(key, run, cache: cache, clock: clock, started: started) { return hit }
+                    if let hit = await sharedHit(key, run, cache: cache, clock: clock, metrics: metrics, started: started) { return hit }
                     return await runHere()
                 }
             }
-            if let hit = await sharedHit(key, run, cache: cache, clock: clock, started: started) { return hit }
+            if let hit = await sharedHit(key, run, cache: cache, clock: clock, metrics: metrics, started: started) { return hit }
             if clock.now >= giveUp { return await runHere() }
         }
         return .failure(.cancelled())
@@ -381,10 +382,12 @@ public final class Orchestrator: Sendable {
 
     /// Another host's result, read through the cache tiers, as a cached result with its events.
     private static func sharedHit(
-        _ key: CacheKey, _ call: ToolCall, cache: ResultCache, clock: any ToolformerClock, started: Duration
+        _ key: CacheKey, _ call: ToolCall, cache: ResultCache, clock: any ToolformerClock, metrics: any ToolformerMetrics,
+        started: Duration
     ) async -> CallOutcome? {
         guard let hit = await cache.lookup(key) else { return nil }
         let durationMs = (clock.now - started).milliseconds
+        metrics.toolCallFinished(tool: call.name, outcome: "cached", duration: clock.now - started)
         let result = cachedResult(hit, durationMs: durationMs)
         call.events.emit("tool.started", ["callId": .string(call.callID), "name": .string(call.name), "attempt": 1])
         call.events.emit("tool.finished", [

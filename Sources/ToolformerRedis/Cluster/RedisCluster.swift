@@ -39,6 +39,9 @@ public final class RedisCluster: Service, Sendable {
 
     private struct State {
         var mode: Mode
+        /// Counts client replacements: a failure on a client a reload has already replaced says
+        /// nothing about Redis.
+        var generation = 0
         var reason: String?
         var changedAt: ContinuousClock.Instant = .now
         var rttMs: Double?
@@ -85,6 +88,7 @@ public final class RedisCluster: Service, Sendable {
             return nil
         }
         let commands = client.withLock { $0 }
+        let generation = state.withLock { $0.generation }
         let started = ContinuousClock.now
         do {
             let value = try await body(commands)
@@ -94,7 +98,7 @@ public final class RedisCluster: Service, Sendable {
             if error.isServerReply {
                 count(\.errors)
                 logger.debug("Redis error reply", metadata: ["error": "\(error)"])
-            } else {
+            } else if state.withLock({ $0.generation }) == generation {
                 degrade(error)
             }
             count(\.fallbacks)
@@ -108,6 +112,7 @@ public final class RedisCluster: Service, Sendable {
             defer { current = newClient }
             return current
         }
+        state.withLock { $0.generation += 1 }
         old.shutdown()
         if reachable { recover() } else { degrade(reason: reason ?? "unreachable") }
     }
