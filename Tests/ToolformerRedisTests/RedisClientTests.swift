@@ -7,7 +7,7 @@ import ToolformerTesting
 @testable import ToolformerRedis
 
 /// The client against a real redis-server started for each test.
-@Suite("Redis client", .timeLimit(.minutes(2)))
+@Suite("Redis client", .timeLimit(.minutes(2)), .ownThread)
 struct RedisClientTests {
     static let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
@@ -143,7 +143,7 @@ struct RedisClientTests {
 }
 
 /// The shared token bucket's Lua script, against a real server.
-@Suite("Shared rate limits", .timeLimit(.minutes(2)))
+@Suite("Shared rate limits", .timeLimit(.minutes(2)), .ownThread)
 struct SharedRateLimitTests {
     @Test func oneBudgetAcrossStores() async throws {
         let server = try RedisServer()
