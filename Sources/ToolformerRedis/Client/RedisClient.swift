@@ -115,13 +115,15 @@ public final class RedisClient: RedisCommands {
         if shutDown.load(ordering: .relaxed) { throw .closed }
         let slot = slots[index]
         let now = NIODeadline.now()
-        let action: Result<EventLoopFuture<RedisConnection>, RedisError> = slot.state.withLock { state in
+        // Decided under the lock; the completion is registered outside it, since NIO may run it
+        // at once on an event-loop thread, and the lock is not reentrant.
+        let action: Result<(future: EventLoopFuture<RedisConnection>, started: TimeAmount?), RedisError> = slot.state.withLock { state in
             var backoff = TimeAmount.milliseconds(50)
             switch state {
             case .connected(let connection) where connection.isActive:
-                return .success(connection.channel.eventLoop.makeSucceededFuture(connection))
+                return .success((connection.channel.eventLoop.makeSucceededFuture(connection), nil))
             case .connecting(let future):
-                return .success(future)
+                return .success((future, nil))
             case .failed(let error, let retryAt, _) where retryAt > now:
                 return .failure(error)
             case .failed(_, _, let last):
@@ -131,7 +133,9 @@ public final class RedisClient: RedisCommands {
             }
             let future = RedisConnection.connect(to: endpoint, settings: settings, on: eventLoops.next())
             state = .connecting(future)
-            let pinned = backoff
+            return .success((future, backoff))
+        }
+        if case .success((let future, let backoff?)) = action {
             future.whenComplete { [slot, self] result in
                 if self.shutDown.load(ordering: .relaxed), case .success(let connection) = result { connection.close() }
                 slot.state.withLock { state in
@@ -139,15 +143,14 @@ public final class RedisClient: RedisCommands {
                     switch result {
                     case .success(let connection): state = .connected(connection)
                     case .failure(let error):
-                        state = .failed(error as? RedisError ?? .connectionClosed, retryAt: .now() + pinned, backoff: pinned)
+                        state = .failed(error as? RedisError ?? .connectionClosed, retryAt: .now() + backoff, backoff: backoff)
                     }
                 }
             }
-            return .success(future)
         }
         switch action {
         case .failure(let error): throw error
-        case .success(let future):
+        case .success(let (future, _)):
             do {
                 return try await future.get()
             } catch let error as RedisError {
