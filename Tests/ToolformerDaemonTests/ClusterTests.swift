@@ -9,7 +9,9 @@ import Glibc
 
 /// Two real daemons (two sockets) on one real redis-server: shared results, shared budgets,
 /// single-flight across hosts, and what happens when Redis goes away and comes back.
-@Suite(.timeLimit(.minutes(2)), .ownThread)
+/// Serialized: two daemons and a Redis at a time, not sixteen and eight, so the rest of the
+/// suite's timing bounds do not pay for this one.
+@Suite(.timeLimit(.minutes(2)), .ownThread, .serialized)
 struct ClusterTests {
     /// Two daemons with the same configuration: a `[cluster]` on `redis`, and an exec tool
     /// `count` that appends a line to DIR/runs each time it runs (after `DELAY` seconds) and
