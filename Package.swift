@@ -114,6 +114,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Redis for daemons that share a [cluster]: a small RESP client on SwiftNIO, and the shared
+        // cache tier, single-flight leases and rate limits behind the core's protocols.
+        .target(
+            name: "ToolformerRedis",
+            dependencies: [
+                "ToolformerCore", "ToolformerProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // systemd: sd_notify, watchdog, socket activation, journald.
         .target(
             name: "ToolformerSystemd",
@@ -167,6 +181,7 @@ let package = Package(
                 "ToolformerStorage",
                 "ToolformerProviders",
                 "ToolformerMetrics",
+                "ToolformerRedis",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -252,6 +267,16 @@ let package = Package(
             name: "ToolformerStorageTests",
             dependencies: [
                 "ToolformerStorage", "ToolformerCore", "ToolformerProtocol", "ToolformerTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ToolformerRedisTests",
+            dependencies: [
+                "ToolformerRedis", "ToolformerCore", "ToolformerProtocol", "ToolformerTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

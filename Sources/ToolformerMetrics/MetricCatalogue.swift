@@ -67,6 +67,17 @@ enum MetricCatalogue {
         "queue_queued", .gauge, "Tool executions waiting for a slot of a concurrency cap (global or a tool's).")
     static let rateLimitLevel = Family(
         "ratelimit_level", .gauge, "Tokens left in a rate-limit bucket; below zero, callers are waiting.")
+    static let clusterUp = Family(
+        "cluster_shared", .gauge, "1 while the cluster's Redis is used (shared mode), 0 while degraded to local state.")
+    static let clusterRTT = Family("cluster_rtt_seconds", .gauge, "Round-trip time to Redis, smoothed.")
+    static let clusterSharedHits = Family(
+        "cluster_shared_hits_total", .counter, "Results read from the shared cache tier in Redis.")
+    static let clusterLeaseWaits = Family(
+        "cluster_lease_waits_total", .counter, "Calls that waited for another daemon running the same call.")
+    static let clusterFallbacks = Family(
+        "cluster_fallbacks_total", .counter, "Operations served from local state because Redis could not be used.")
+    static let clusterDegradations = Family(
+        "cluster_degradations_total", .counter, "Switches from shared to degraded mode.")
     static let uptime = Family("uptime_seconds", .gauge, "Seconds since the daemon started.")
     static let buildInfo = Family("build_info", .gauge, "Always 1; the version label says which build runs.")
 
@@ -75,6 +86,8 @@ enum MetricCatalogue {
         rateLimitWaits, rateLimitWait, rateLimitRejections,
         cacheHits, cacheMisses, cacheEvictions, cacheEntries, cacheBytes, cacheCompressedBytes,
         providerRequests, providerFailures, providerTokens, httpRequests,
-        connectionsOpen, requestsInflight, queueRunning, queueQueued, rateLimitLevel, uptime, buildInfo,
+        connectionsOpen, requestsInflight, queueRunning, queueQueued, rateLimitLevel,
+        clusterUp, clusterRTT, clusterSharedHits, clusterLeaseWaits, clusterFallbacks, clusterDegradations,
+        uptime, buildInfo,
     ]
 }

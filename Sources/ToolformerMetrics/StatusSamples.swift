@@ -36,6 +36,14 @@ enum StatusSamples {
         for (name, bucket) in sortedObjects(status["rateLimits"]) {
             add(MetricCatalogue.rateLimitLevel, [("bucket", name)], bucket["level"])
         }
+        if let cluster = status["cluster"]?.objectValue {
+            add(MetricCatalogue.clusterUp, [], .int(cluster["state"] == "shared" ? 1 : 0))
+            if let rtt = cluster["rttMs"]?.numberValue { add(MetricCatalogue.clusterRTT, [], .double(rtt / 1000)) }
+            add(MetricCatalogue.clusterSharedHits, [], cluster["sharedHits"])
+            add(MetricCatalogue.clusterLeaseWaits, [], cluster["leaseWaits"])
+            add(MetricCatalogue.clusterFallbacks, [], cluster["fallbacks"])
+            add(MetricCatalogue.clusterDegradations, [], cluster["degradations"])
+        }
         if let milliseconds = status["uptimeMs"]?.numberValue {
             add(MetricCatalogue.uptime, [], .double(milliseconds / 1000))
         }

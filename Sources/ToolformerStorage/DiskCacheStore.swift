@@ -226,6 +226,8 @@ public final class DiskCacheStore: CacheStore {
         return doomed.count
     }
 
+    public func statusSections() -> JSONObject { ["disk": .object(status())] }
+
     public func status() -> JSONObject {
         state.withLock { state in
             [

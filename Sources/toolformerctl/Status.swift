@@ -53,6 +53,21 @@ struct Status: ParsableCommand {
             lines += rows.map(Self.row)
         }
 
+        if let cluster = status["cluster"]?.objectValue {
+            lines.append("cluster")
+            var state = cluster["state"]?.stringValue ?? "?"
+            if let redis = cluster["redis"]?.stringValue { state += " on \(redis)" }
+            if let rtt = cluster["rttMs"] { state += ", round trip \(Format.number(rtt)) ms" }
+            var rows: [[String]] = [["state", state]]
+            if let reason = cluster["reason"]?.stringValue { rows.append(["reason", Format.oneLine(reason, limit: 100)]) }
+            rows.append([
+                "shared",
+                Format.count(int(cluster["sharedHits"]), "hit") + ", " + Format.count(int(cluster["leaseWaits"]), "lease wait") + ", "
+                    + Format.count(int(cluster["fallbacks"]), "fallback") + ", degraded \(int(cluster["degradations"]))x",
+            ])
+            lines += rows.map(Self.row)
+        }
+
         if let queues = status["queues"]?.objectValue, !queues.isEmpty {
             lines.append("queues")
             lines += queues.map {
@@ -66,6 +81,7 @@ struct Status: ParsableCommand {
                 var text = "level \(Format.number(limit["level"])) of \(Format.number(limit["capacity"]))"
                 if let rate = limit["ratePerSecond"] { text += ", \(Format.number(rate))/s" }
                 if let wait = limit["maxWaitMs"]?.intValue { text += ", waits up to \(wait) ms" }
+                if limit["shared"] == true { text += ", shared (\(limit["mode"]?.stringValue ?? "?"))" }
                 return Self.row([name, text])
             }
         }

@@ -28,6 +28,9 @@ final class Reloader: Sendable {
     private let path: String
     private let tools: @Sendable (ToolformerConfig) -> [ToolRegistry.Entry]
     private let providers: @Sendable (ToolformerConfig) -> ProviderRouter.Settings
+    /// Checks what a new configuration needs outside the process (the cluster's Redis) before
+    /// anything is applied: the reload is refused with its error, or goes on and calls what it returns.
+    private let check: @Sendable (ToolformerConfig) async throws(ConfigError) -> (@Sendable () -> Void)?
     private let orchestrator: Orchestrator
     private let state: ServerState
     private let notifier: SystemdNotifier
@@ -38,11 +41,13 @@ final class Reloader: Sendable {
     init(
         path: String, tools: @escaping @Sendable (ToolformerConfig) -> [ToolRegistry.Entry],
         providers: @escaping @Sendable (ToolformerConfig) -> ProviderRouter.Settings, orchestrator: Orchestrator,
-        state: ServerState, notifier: SystemdNotifier, logger: Logger
+        state: ServerState, notifier: SystemdNotifier, logger: Logger,
+        check: @escaping @Sendable (ToolformerConfig) async throws(ConfigError) -> (@Sendable () -> Void)? = { _ in nil }
     ) {
         self.path = path
         self.tools = tools
         self.providers = providers
+        self.check = check
         self.orchestrator = orchestrator
         self.state = state
         self.notifier = notifier
@@ -85,6 +90,17 @@ final class Reloader: Sendable {
             notifier.ready(status: "Reload refused: \(error)")
             return .failure(.configuration(error))
         }
+        let commit: (@Sendable () -> Void)?
+        do throws(ConfigError) {
+            commit = try await check(loaded)
+        } catch {
+            logger.error("reload refused; keeping the running configuration", metadata: [
+                "config.file": "\(error.file)", "config.key": "\(error.key)", "error": "\(error.reason)",
+            ])
+            notifier.ready(status: "Reload refused: \(error)")
+            return .failure(.configuration(error))
+        }
+        commit?()
         let entries = tools(loaded)
         await orchestrator.reconfigure(loaded, tools: entries)
         orchestrator.providers?.reconfigure(providers(loaded))

@@ -8,6 +8,7 @@ import ToolformerHTTP
 import ToolformerMetrics
 import ToolformerProtocol
 import ToolformerProviders
+import ToolformerRedis
 import ToolformerServer
 import ToolformerStorage
 public import ToolformerSystemd
@@ -76,8 +77,13 @@ struct ToolformerDaemon: AsyncParsableCommand {
             }
         }
         let clock = SystemClock()
-        let rateLimits = LocalRateLimitStore(clock: clock, buckets: loaded.rateLimits)
-        let cache = ResultCache(settings: .init(loaded.cache), tier: Self.diskTier(loaded, notifier: notifier, logger: logger))
+        let cluster = await Self.cluster(loaded, file: config, environment: environment, eventLoops: eventLoops, notifier: notifier, logger: logger)
+        let rateLimits: any RateLimitStore = cluster.map { SharedRateLimitStore(cluster: $0, clock: clock, buckets: loaded.rateLimits) }
+            ?? LocalRateLimitStore(clock: clock, buckets: loaded.rateLimits)
+        let tier = TieredCacheStore.compose([
+            Self.diskTier(loaded, notifier: notifier, logger: logger), cluster.map { RedisCacheStore(cluster: $0) },
+        ])
+        let cache = ResultCache(settings: .init(loaded.cache), tier: tier)
         let providerSettings: @Sendable (ToolformerConfig) -> ProviderRouter.Settings = { config in
             Self.providers(config, http: http, environment: environment, logger: logger)
         }
@@ -86,21 +92,25 @@ struct ToolformerDaemon: AsyncParsableCommand {
         let metrics = PrometheusMetrics()
         let orchestrator = Orchestrator(
             registry: ToolRegistry(tools(loaded)), settings: .init(loaded), clock: clock, rateLimits: rateLimits,
-            cache: cache, providers: router, metrics: metrics, logger: logger)
+            cache: cache, providers: router, metrics: metrics, leases: cluster.map { RedisFlightLeases(cluster: $0) },
+            logger: logger)
         let state = ServerState(limits: ServerLimits(loaded, daemonUID: getuid()))
         // MCP clients hear when a reload (or, later, an MCP server) changes the tools they list.
         _ = orchestrator.registry.changes.observe { generation in
             let told = state.notifyToolListChanged()
             logger.info("tool list changed", metadata: ["tools.generation": "\(generation)", "mcp.clients_notified": "\(told)"])
         }
+        let clusterCheck = ClusterReload(
+            cluster: cluster, config: loaded.cluster, file: config, environment: environment, eventLoops: eventLoops, logger: logger)
         let reloader = Reloader(
             path: config, tools: tools, providers: providerSettings, orchestrator: orchestrator, state: state,
-            notifier: notifier, logger: logger)
+            notifier: notifier, logger: logger, check: { new throws(ConfigError) in try await clusterCheck.check(new) })
 
         var methods = MethodTable()
         let componentStatus: @Sendable () -> JSONObject = {
             var status = orchestrator.status()
             status["pools"] = ["http": Self.poolStatus(http)]
+            if let cluster { status["cluster"] = .object(cluster.status()) }
             return status
         }
         ProtocolMethods.register(in: &methods, state: state, status: componentStatus)
@@ -128,6 +138,10 @@ struct ToolformerDaemon: AsyncParsableCommand {
         // The group stops services in reverse order: the HTTP client, first here, outlives the drain.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: http),
+        ]
+        // Early, so it stops late: requests that drain may still use Redis.
+        if let cluster { services.append(.init(service: cluster)) }
+        services += [
             .init(service: ReloadService(reloader: reloader)),
             .init(service: StatusService(state: state, notifier: notifier)),
         ]
@@ -208,6 +222,32 @@ struct ToolformerDaemon: AsyncParsableCommand {
             return try DiskCacheStore(directory: directory, maxBytes: config.cache.maxBytes, logger: logger)
         } catch {
             fail("configuration error: cache.dir: \(error)", errno: EIO, notifier: notifier)
+        }
+    }
+
+    /// The link to the cluster's Redis when `[cluster]` is set. A password Redis refuses, a bad
+    /// URL or database refuse the start (exit 1 with the reason, as a bad configuration does); a
+    /// Redis that cannot be reached now only starts the daemon degraded.
+    static func cluster(
+        _ config: ToolformerConfig, file: String, environment: [String: String], eventLoops: any EventLoopGroup,
+        notifier: SystemdNotifier, logger: Logger
+    ) async -> RedisCluster? {
+        guard let settings = config.cluster else { return nil }
+        do throws(ConfigError) {
+            let endpoint = try ClusterSetup.endpoint(settings, file: file, environment: environment)
+            let unreachable = try await ClusterSetup.check(settings, endpoint: endpoint, file: file, eventLoopGroup: eventLoops)
+            if let unreachable {
+                logger.warning("Redis unreachable at start-up; starting degraded (local cache and local rate limits)",
+                               metadata: ["cluster.redis": "\(endpoint)", "cluster.reason": "\(unreachable)"])
+            } else {
+                logger.info("cluster: shared mode", metadata: ["cluster.redis": "\(endpoint)"])
+            }
+            let client = RedisClient(endpoint: endpoint, settings: ClusterSetup.clientSettings(settings), eventLoopGroup: eventLoops)
+            return RedisCluster(
+                client: client, keyPrefix: settings.keyPrefix, maxValueBytes: settings.maxValueBytes,
+                reachable: unreachable == nil, unreachableReason: unreachable, logger: logger)
+        } catch {
+            fail("configuration error: \(error)", errno: EINVAL, notifier: notifier)
         }
     }
 

@@ -60,6 +60,9 @@ func parse(_ text: String) throws -> PrometheusText {
             "provider_failures_total": "counter", "provider_tokens_total": "counter", "http_requests_total": "counter",
             "connections_open": "gauge", "requests_inflight": "gauge", "queue_running": "gauge", "queue_queued": "gauge",
             "ratelimit_level": "gauge", "uptime_seconds": "gauge", "build_info": "gauge",
+            "cluster_shared": "gauge", "cluster_rtt_seconds": "gauge", "cluster_shared_hits_total": "counter",
+            "cluster_lease_waits_total": "counter", "cluster_fallbacks_total": "counter",
+            "cluster_degradations_total": "counter",
         ]
         #expect(parsed.families.count == expected.count)
         for (name, type) in expected {
@@ -304,7 +307,7 @@ func parse(_ text: String) throws -> PrometheusText {
         }
         #expect(status == 0, "prometheus_client refused the exposition:\n\(output)")
         let lines = output.split(separator: "\n").map(String.init)
-        #expect(lines.contains("FAMILIES 25"), "\(output)")
+        #expect(lines.contains("FAMILIES 31"), "\(output)")
         #expect(lines.contains("PING 1.0"), "\(output)")
         #expect(lines.contains("TOKENS 12000000.0"), "\(output)")
         #expect(lines.contains("LEVEL -2.5"), "\(output)")

@@ -19,9 +19,9 @@ public struct StoredValue: Sendable, Equatable {
     }
 }
 
-/// A cache tier behind the memory one: on disk, later Redis. Written behind the memory tier,
-/// read on a memory miss. A tier must never return an expired or corrupted value; it may lose
-/// values at any time.
+/// A cache tier behind the memory one: on disk, in Redis, or several in order
+/// (``TieredCacheStore``). Written behind the memory tier, read on a memory miss. A tier must never
+/// return an expired or corrupted value; it may lose values at any time.
 public protocol CacheStore: Sendable {
     func get(_ key: CacheKey, nowUnixMs: Int64) async -> StoredValue?
     func put(_ key: CacheKey, _ value: StoredValue) async
@@ -29,4 +29,7 @@ public protocol CacheStore: Sendable {
     func remove(namespace: String?) async -> Int
     /// `daemon/status`'s view of the tier; synchronous, from counters kept as it works.
     func status() -> JSONObject
+    /// The members this tier adds to `daemon/status`'s `cache` object, by the tier's name:
+    /// `["disk": status()]`, `["shared": status()]`, or several for a composition.
+    func statusSections() -> JSONObject
 }

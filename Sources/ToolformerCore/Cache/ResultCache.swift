@@ -127,7 +127,7 @@ public final class ResultCache: Sendable {
                 "compressedBytes": .int(Int64(state.compressedBytes)), "tierHits": .int(Int64(state.tierHits)),
             ]
         }
-        if let tier { status["disk"] = .object(tier.status()) }
+        if let tier { for (name, section) in tier.statusSections().pairs { status[name] = section } }
         return status
     }
 

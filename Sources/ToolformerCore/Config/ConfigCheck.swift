@@ -41,14 +41,18 @@ enum ConfigCheck {
         return nil
     }
 
-    /// `redis://` or `rediss://`. May hold a password: never quoted.
+    /// `redis://[user:pass@]host[:port][/db]` or `unix:///path[?db=N]`. May hold a password:
+    /// never quoted.
     static func redisURL(_ url: String) -> String? {
-        let reason = "must be a redis:// or rediss:// URL"
-        guard url.hasPrefix("redis://") || url.hasPrefix("rediss://") else { return reason }
         if url.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F }) {
-            return reason + " without spaces or control characters"
+            return "must be a redis:// or unix:// URL without spaces or control characters"
         }
-        return nil
+        do throws(RedisURLError) {
+            _ = try RedisEndpoint(url: url)
+            return nil
+        } catch {
+            return error.reason
+        }
     }
 
     /// POSIX environment variable names. The classic mistake is pasting the key itself here.

@@ -80,7 +80,7 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
     /// Why, in words meant for the person editing the file.
     public let reason: String
 
-    init(_ code: Code, file: String, key: String, reason: String) {
+    public init(_ code: Code, file: String, key: String, reason: String) {
         self.code = code
         self.file = file
         self.key = key

@@ -416,10 +416,23 @@ extension ToolformerConfig.Cluster {
             self.redisURL = url
         }
         self.password = try table.secret(environment: nil, file: "password_file", credential: "credential")
-        if let value = try table.string("key_prefix") { self.keyPrefix = value }
-        if let value = try table.int("connect_timeout_ms", 1...Int.max) { self.connectTimeoutMs = value }
-        if let value = try table.int("command_timeout_ms", 1...Int.max) { self.commandTimeoutMs = value }
-        if let value = try table.int("pool_size", 1...Int.max) { self.poolSize = value }
+        if self.password != nil, (try? RedisEndpoint(url: self.redisURL))?.password != nil {
+            throw table.error(
+                .conflictingKeys,
+                "redis_url",
+                "holds a password, and password_file or credential names another; keep the password in one place"
+            )
+        }
+        if let value = try table.string("key_prefix") {
+            if value.utf8.count > 256 || value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+                throw table.error(.invalidValue, "key_prefix", "must be at most 256 bytes without control characters")
+            }
+            self.keyPrefix = value
+        }
+        if let value = try table.int("connect_timeout_ms", 1...600_000) { self.connectTimeoutMs = value }
+        if let value = try table.int("command_timeout_ms", 1...600_000) { self.commandTimeoutMs = value }
+        if let value = try table.int("pool_size", 1...64) { self.poolSize = value }
+        if let value = try table.int("max_value_bytes", 1024...(512 << 20)) { self.maxValueBytes = value }
         try table.rejectUnknownKeys()
     }
 }

@@ -170,9 +170,11 @@ extension ToolformerConfig {
         public init() {}
     }
 
-    /// `[cluster]`: the Redis that `shared = true` rate limits are enforced through.
+    /// `[cluster]`: the Redis that daemons share results, single-flight leases and `shared = true`
+    /// rate limits through.
     public struct Cluster: Sendable, Equatable {
-        /// `redis_url`: `redis://` or `rediss://`. May hold a password, so errors never quote it.
+        /// `redis_url`: `redis://[user:pass@]host[:port][/db]` or `unix:///path[?db=N]`. May hold a
+        /// password, so errors never quote it; see ``RedisEndpoint``.
         public var redisURL = "redis://127.0.0.1:6379/0"
         /// `password_file` or `credential`; `nil` when neither is set.
         public var password: Secret? = nil
@@ -184,6 +186,8 @@ extension ToolformerConfig {
         public var commandTimeoutMs = 250
         /// `pool_size`: connections to Redis.
         public var poolSize = 4
+        /// `max_value_bytes`: the largest cached result (as stored: compressed) written to Redis.
+        public var maxValueBytes = 1 << 20
 
         public init() {}
     }

@@ -41,15 +41,18 @@ public final class Orchestrator: Sendable {
     /// LLM providers for `orchestrate`; without them the method is not registered.
     public let providers: ProviderRouter?
     private let flights = SingleFlight()
+    /// Single-flight across daemons sharing a `[cluster]`; nil on a single host.
+    private let leases: (any FlightLeases)?
     let settings: Mutex<Settings>
     let logger: Logger
 
     public init(
         registry: ToolRegistry, settings: Settings, clock: any ToolformerClock = SystemClock(),
         rateLimits: (any RateLimitStore)? = nil, cache: ResultCache, providers: ProviderRouter? = nil,
-        metrics: any ToolformerMetrics = NoMetrics(), logger: Logger
+        metrics: any ToolformerMetrics = NoMetrics(), leases: (any FlightLeases)? = nil, logger: Logger
     ) {
         self.registry = registry
+        self.leases = leases
         self.settings = Mutex(settings)
         self.cache = cache
         self.providers = providers
@@ -326,16 +329,23 @@ public final class Orchestrator: Sendable {
         let executor = executor
         let deadline = call.deadline
         let flights = flights
+        let leases = call.cacheMode == .use ? leases : nil
         return await withTaskGroup(of: CallOutcome?.self) { group in
             group.addTask {
                 let (outcome, joined) = await flights.run(key, events: call.events, callID: call.callID) { events in
-                    var run = shared
-                    run.events = events
-                    let outcome = await executor.run(run)
-                    if case .result(let result) = outcome, result["isError"] == false {
-                        await cache.store(key, Self.cacheable(result), ttl: ttl)
+                    var attempt = shared
+                    attempt.events = events
+                    let run = attempt
+                    let runHere: @Sendable () async -> CallOutcome = {
+                        let outcome = await executor.run(run)
+                        if case .result(let result) = outcome, result["isError"] == false {
+                            await cache.store(key, Self.cacheable(result), ttl: ttl)
+                        }
+                        return outcome
                     }
-                    return outcome
+                    guard let leases else { return await runHere() }
+                    return await Self.runOnce(
+                        key, run, leases: leases, cache: cache, clock: clock, metrics: executor.metrics, started: started, runHere)
                 }
                 guard joined, case .result(let result) = outcome else { return outcome }
                 return .result(Self.markCached(result))
@@ -348,6 +358,56 @@ public final class Orchestrator: Sendable {
             group.cancelAll()
             return first ?? .failure(.cancelled())
         }
+    }
+
+    /// Runs a call on one host of the cluster: this one if it gets the lease (or nobody
+    /// coordinates now); otherwise waits for the host that has it, and serves its cached result.
+    /// The wait is bounded by one attempt's timeout and the request's own deadline; after that, or
+    /// when the other host ends without a result to share (an error is not cached), the call runs
+    /// here after all, under a lease of its own if it can get one.
+    static func runOnce(
+        _ key: CacheKey, _ run: ToolCall, leases: any FlightLeases, cache: ResultCache, clock: any ToolformerClock,
+        metrics: any ToolformerMetrics, started: Duration, _ runHere: @escaping @Sendable () async -> CallOutcome
+    ) async -> CallOutcome {
+        let giveUp = min(run.deadline, clock.now + run.entry.policy.timeout)
+        while !Task.isCancelled {
+            switch await leases.acquire(key) {
+            case .acquired(let lease):
+                return await leases.hold(lease, runHere)
+            case .unavailable:
+                return await runHere()
+            case .produced:
+                // Gone again between the check and the read (evicted, expired): run it here.
+                if let hit = await sharedHit(key, run, cache: cache, clock: clock, metrics: metrics, started: started) { return hit }
+                return await runHere()
+            case .heldElsewhere:
+                let released = await leases.waitForRelease(key, until: giveUp, clock: clock)
+                if !released {
+                    if let hit = await sharedHit(key, run, cache: cache, clock: clock, metrics: metrics, started: started) { return hit }
+                    return await runHere()
+                }
+            }
+            if let hit = await sharedHit(key, run, cache: cache, clock: clock, metrics: metrics, started: started) { return hit }
+            if clock.now >= giveUp { return await runHere() }
+        }
+        return .failure(.cancelled())
+    }
+
+    /// Another host's result, read through the cache tiers, as a cached result with its events.
+    private static func sharedHit(
+        _ key: CacheKey, _ call: ToolCall, cache: ResultCache, clock: any ToolformerClock, metrics: any ToolformerMetrics,
+        started: Duration
+    ) async -> CallOutcome? {
+        guard let hit = await cache.lookup(key) else { return nil }
+        let durationMs = (clock.now - started).milliseconds
+        metrics.toolCallFinished(tool: call.name, outcome: "cached", duration: clock.now - started)
+        let result = cachedResult(hit, durationMs: durationMs)
+        call.events.emit("tool.started", ["callId": .string(call.callID), "name": .string(call.name), "attempt": 1])
+        call.events.emit("tool.finished", [
+            "callId": .string(call.callID), "name": .string(call.name), "isError": false, "cached": true,
+            "durationMs": .int(durationMs), "result": result,
+        ])
+        return .result(result)
     }
 
     /// What is kept of a result: its content, without the per-call `isError` and `_meta`. When

@@ -1,7 +1,7 @@
 public import ToolformerProtocol
 import Synchronization
 
-/// Where rate-limit budgets live: in this process, or (later) shared across hosts in Redis.
+/// Where rate-limit budgets live: in this process, or shared across hosts in Redis.
 /// The orchestrator only reserves, refunds and reads levels.
 public protocol RateLimitStore: Sendable {
     /// Reserves `tokens` from `bucket` if the wait is at most the smaller of the bucket's
@@ -62,7 +62,8 @@ public final class LocalRateLimitStore: RateLimitStore {
     /// The bucket that meters a budget's `tokens_per_minute`, beside its requests.
     public static func tokenBucket(_ name: String) -> String { name + "#tokens" }
 
-    private func apply(_ configs: [String: RateLimitConfig]) {
+    /// ``configure(_:)`` without the wait: for stores that wrap this one.
+    public func apply(_ configs: [String: RateLimitConfig]) {
         let now = clock.now
         buckets.withLock { buckets in
             var next: [String: Bucket] = [:]
