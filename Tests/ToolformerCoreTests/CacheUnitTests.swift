@@ -144,4 +144,53 @@ import ToolformerProtocol
         try await Task.sleep(for: .milliseconds(50))
         #expect(cancelledRun.withLock { $0 })
     }
+
+    @Test func aNewcomerNeverJoinsARunItsMembersAbandoned() async throws {
+        let flights = SingleFlight()
+        let key = CacheKey.tool("t", fingerprint: "f", arguments: [:])
+        // The abandoned run winds down slowly (it ignores cancellation until released).
+        let windDown = Gate()
+        let abandoned = Task {
+            await flights.run(key, events: .disabled(1), callID: "0") { _ in
+                await windDown.wait()
+                return .failure(.cancelled())
+            }
+        }
+        while flights.count == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        abandoned.cancel()
+        _ = await abandoned.value
+        #expect(flights.count == 1)  // still winding down
+
+        // The newcomer starts a run of its own and is served by it.
+        let (outcome, joined) = await flights.run(key, events: .disabled(2), callID: "0") { _ in .result("fresh") }
+        #expect(!joined)
+        guard case .result(let value) = outcome else { Issue.record("the newcomer got \(outcome)"); return }
+        #expect(value == "fresh")
+        windDown.open()
+        while flights.count > 0 { try await Task.sleep(for: .milliseconds(1)) }
+    }
+}
+
+/// A wait that cancellation does not end: opened only by `open()`.
+private final class Gate: Sendable {
+    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumeNow = state.withLock { state in
+                if state.open { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+
+    func open() {
+        for waiter in state.withLock({ state in
+            state.open = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }) { waiter.resume() }
+    }
 }

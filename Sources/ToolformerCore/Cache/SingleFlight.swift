@@ -16,13 +16,17 @@ public final class SingleFlight: Sendable {
     public func run(
         _ key: CacheKey, events: EventSink, callID: String, work: @escaping @Sendable (EventSink) async -> CallOutcome
     ) async -> (outcome: CallOutcome, joined: Bool) {
-        let (flight, joined): (Flight, Bool) = flights.withLock { flights in
-            if let existing = flights[key] { return (existing, true) }
+        // Joining happens under the table's lock, so a flight is never found before its first
+        // member joined, and one its members all left (cancelled, still winding down) is replaced
+        // rather than joined: a newcomer must not inherit a cancellation that was not its own.
+        let (flight, ticket, joined): (Flight, UInt64, Bool) = flights.withLock { flights in
+            if let existing = flights[key], let ticket = existing.join(events, callID: callID) {
+                return (existing, ticket, true)
+            }
             let flight = Flight()
             flights[key] = flight
-            return (flight, false)
+            return (flight, flight.join(events, callID: callID)!, false)
         }
-        let ticket = flight.join(events, callID: callID)
         if !joined {
             flight.start { [self] in
                 let outcome = await work(flight.fanout)
@@ -48,6 +52,8 @@ private final class Flight: Sendable {
         var members = 0
         var nextTicket: UInt64 = 0
         var task: Task<Void, Never>?
+        /// Every member left before the outcome: the work is being cancelled.
+        var abandoned = false
     }
 
     private let state = Mutex(State())
@@ -63,8 +69,10 @@ private final class Flight: Sendable {
         }
     }
 
-    func join(_ events: EventSink, callID: String) -> UInt64 {
+    /// A ticket to wait with; nil when the flight was abandoned and must not be joined.
+    func join(_ events: EventSink, callID: String) -> UInt64? {
         state.withLock { state in
+            guard !state.abandoned else { return nil }
             state.nextTicket += 1
             state.members += 1
             state.sinks[state.nextTicket] = (events, callID)
@@ -83,7 +91,13 @@ private final class Flight: Sendable {
             }
             for waiter in waiters { waiter.resume(returning: outcome) }
         }
-        state.withLock { $0.task = task }
+        // Its only member may have left before the task existed: nothing would cancel it then.
+        if state.withLock({ state in
+            state.task = task
+            return state.abandoned
+        }) {
+            task.cancel()
+        }
     }
 
     func wait(_ ticket: UInt64) async -> CallOutcome {
@@ -114,6 +128,9 @@ private final class Flight: Sendable {
     private func leave(_ ticket: UInt64, _ state: inout State) {
         guard state.sinks.removeValue(forKey: ticket) != nil else { return }
         state.members -= 1
-        if state.members == 0 && state.outcome == nil { state.task?.cancel() }
+        if state.members == 0 && state.outcome == nil {
+            state.abandoned = true
+            state.task?.cancel()
+        }
     }
 }
