@@ -26,12 +26,13 @@ struct RacingTests {
     func gone(_ pid: pid_t) -> Bool { ToolKindTests().isGone(pid) }
 
     @Test func firstReturnsTheFastestAndKillsTheRest() async throws {
+        // Far apart, so that a loaded machine starting one process late cannot change the winner.
         let scripted = try ToolKindTests.ScriptedDaemon(scripts: Dictionary(uniqueKeysWithValues: [
-            Self.sleeper("s300", ms: 300), Self.sleeper("s100", ms: 100), Self.sleeper("s200", ms: 200),
+            Self.sleeper("s3000", ms: 3000), Self.sleeper("s100", ms: 100), Self.sleeper("s2000", ms: 2000),
         ]))
         let connection = try scripted.daemon.connect()
         let started = ContinuousClock.now
-        let id = try connection.sendRequest("tools/batch", ["calls": Self.calls(["s300", "s100", "s200"]), "mode": "first", "stream": true])
+        let id = try connection.sendRequest("tools/batch", ["calls": Self.calls(["s3000", "s100", "s2000"]), "mode": "first", "stream": true])
         let (answer, events) = try response(to: id, on: connection)
         let elapsed = ContinuousClock.now - started
         let result = try #require(answer["result"])
@@ -42,10 +43,10 @@ struct RacingTests {
         #expect(results[0]["_meta"]?["toolformer"]?["cancelled"] == true)
         #expect(results[2]["_meta"]?["toolformer"]?["cancelled"] == true)
         #expect(results[0]["isError"] == true)
-        print("mode first over 300/100/200 ms answered in \(elapsed)")
+        print("mode first over 3000/100/2000 ms answered in \(elapsed)")
         #expect(elapsed < .seconds(2))
         // The losers' processes are gone at once, not left to finish.
-        for name in ["s300", "s200"] {
+        for name in ["s3000", "s2000"] {
             if let pid = pid(scripted, name) { try waitUntil(timeout: .seconds(2)) { gone(pid) } }
         }
         let decided = try #require(events.first { $0["params"]?["type"] == "batch.decided" }?["params"])
@@ -56,11 +57,11 @@ struct RacingTests {
 
     @Test func quorumReturnsAfterTheSecondSuccess() async throws {
         let scripted = try ToolKindTests.ScriptedDaemon(scripts: Dictionary(uniqueKeysWithValues: [
-            Self.sleeper("s600", ms: 600), Self.sleeper("s100", ms: 100), Self.sleeper("s200", ms: 200),
+            Self.sleeper("s4000", ms: 4000), Self.sleeper("s100", ms: 100), Self.sleeper("s200", ms: 200),
         ]))
         let started = ContinuousClock.now
         let result = try scripted.daemon.connect().call("tools/batch", [
-            "calls": Self.calls(["s600", "s100", "s200"]), "mode": "quorum", "minSuccess": 2,
+            "calls": Self.calls(["s4000", "s100", "s200"]), "mode": "quorum", "minSuccess": 2,
         ])
         let elapsed = ContinuousClock.now - started
         #expect(result["met"] == true)
@@ -69,7 +70,7 @@ struct RacingTests {
         #expect(Set(result["winners"]?.arrayValue ?? []) == [1, 2])
         #expect(result["results"]?.arrayValue?[0]["_meta"]?["toolformer"]?["cancelled"] == true)
         #expect(elapsed >= .milliseconds(200))
-        print("quorum 2 of 600/100/200 ms answered in \(elapsed)")
+        print("quorum 2 of 4000/100/200 ms answered in \(elapsed)")
     }
 
     @Test func aQuorumThatCannotBeMetEndsAsSoonAsThatIsCertain() async throws {
