@@ -1,3 +1,4 @@
+import Dispatch
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -20,11 +21,12 @@ struct FuzzSoakTests {
         let connections = 4
         let linesPerConnection = Int(ProcessInfoSeed.environment("TOOLFORMER_FUZZ_LINES") ?? "") ?? 1000
         var outcomes: [HostileSession.Outcome] = []
-        for index in 0..<connections {
-            var session = HostileSession(connection: try daemon.connect(), tag: "c\(index)", seed: seed &+ UInt64(index))
-            try session.send(lines: linesPerConnection)
-            outcomes.append(try session.collect(timeout: .seconds(60)))
+        // All connections at once: each writes from its own thread while this one reads them in turn.
+        var sessions = try (0..<connections).map { index in
+            HostileSession(connection: try daemon.connect(), tag: "c\(index)", seed: seed &+ UInt64(index))
         }
+        for index in sessions.indices { try sessions[index].send(lines: linesPerConnection) }
+        for index in sessions.indices { outcomes.append(try sessions[index].collect(timeout: .seconds(60))) }
         let total = outcomes.reduce((0, 0)) { ($0.0 + $1.expectedIDs, $0.1 + $1.expectedNullAnswers) }
         print("fuzz: seed \(seed), \(connections * linesPerConnection) lines: \(total.0) requests answered by id, \(total.1) unreadable lines answered with id null")
         for outcome in outcomes {
@@ -181,43 +183,56 @@ struct HostileSession {
         ("no/such/method", ["x"]),
     ]
 
+    private var seen: [String: Int] = [:]
+    private var unexpected: [String] = []
+    private var nulls = 0
+
+    /// Writes every line from a thread of its own while the caller reads: a client that only
+    /// writes would be a slow reader, which the daemon rightly stops reading and then drops.
     mutating func send(lines: Int) throws {
-        var pending: [UInt8] = []
+        var bytes: [UInt8] = []
         for _ in 0..<lines {
-            pending += line()
-            pending.append(0x0A)
-            if pending.count > 32_768 {
-                try connection.send(pending)
-                pending.removeAll(keepingCapacity: true)
-            }
+            bytes += line()
+            bytes.append(0x0A)
         }
-        try connection.send(pending)
+        let fd = dup(connection.fileDescriptor)
+        guard fd >= 0 else { throw TestDaemonError("dup failed") }
+        writer = DispatchGroup()
+        DispatchQueue.global().async(group: writer) { [bytes] in
+            var offset = 0
+            while offset < bytes.count {
+                let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                if sent <= 0 { break }
+                offset += sent
+            }
+            close(fd)
+        }
+    }
+
+    private var writer: DispatchGroup?
+
+    private mutating func record(_ message: JSONObject) {
+        if message["method"] != nil { return }  // events and progress notifications
+        switch message["id"] {
+        case .string(let id)?:
+            if expectedIDs.contains(id) { seen[id, default: 0] += 1 } else { unexpected.append(id) }
+        case .null?:
+            nulls += 1
+        default:
+            unexpected.append("\(message)")
+        }
     }
 
     /// Reads until every expected answer came, then a little longer for extras.
     mutating func collect(timeout: Duration) throws -> Outcome {
-        var seen: [String: Int] = [:]
-        var unexpected: [String] = []
-        var nulls = 0
         let deadline = ContinuousClock.now + timeout
-        func done() -> Bool { nulls >= expectedNullAnswers && expectedIDs.allSatisfy { seen[$0] != nil } }
-        while !done() && ContinuousClock.now < deadline {
+        while !(nulls >= expectedNullAnswers && expectedIDs.allSatisfy { seen[$0] != nil }) && ContinuousClock.now < deadline {
             guard let message = try? connection.readMessage(timeout: .seconds(10)) else { break }
-            if message["method"] != nil { continue }  // events and progress notifications
-            switch message["id"] {
-            case .string(let id)?:
-                if expectedIDs.contains(id) { seen[id, default: 0] += 1 } else { unexpected.append(id) }
-            case .null?:
-                nulls += 1
-            default:
-                unexpected.append("\(message)")
-            }
+            record(message)
         }
         // Anything more that arrives soon is a second answer.
-        while let message = try? connection.readMessage(timeout: .milliseconds(200)) {
-            if message["method"] != nil { continue }
-            if case .string(let id)? = message["id"] { seen[id, default: 0] += 1 } else { nulls += 1 }
-        }
+        while let message = try? connection.readMessage(timeout: .milliseconds(200)) { record(message) }
+        _ = writer?.wait(timeout: .now() + 10)
         return Outcome(
             missing: expectedIDs.filter { seen[$0] == nil }.sorted(),
             duplicates: seen.filter { $0.value > 1 }.map(\.key).sorted(),
