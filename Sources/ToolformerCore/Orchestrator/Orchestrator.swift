@@ -55,10 +55,20 @@ public final class Orchestrator: Sendable {
     public func reconfigure(_ config: ToolformerConfig, tools: [ToolRegistry.Entry]) async {
         let newSettings = Settings(config)
         await executor.rateLimits.configure(config.rateLimits)
-        executor.configure(maxConcurrency: newSettings.maxConcurrency, tools: tools)
+        executor.configure(
+            maxConcurrency: newSettings.maxConcurrency,
+            tools: registry.all(replacing: ToolRegistry.configurationSource, with: tools))
         cache.apply(ResultCache.Settings(config.cache))
         registry.replace(with: tools)
         settings.withLock { $0 = newSettings }
+    }
+
+    /// Replaces one tool source's tools (an MCP server that listed its tools again), leaving the
+    /// configured tools and other sources as they are.
+    public func replaceTools(source: String, with tools: [ToolRegistry.Entry]) {
+        let maxConcurrency = settings.withLock { $0.maxConcurrency }
+        executor.configure(maxConcurrency: maxConcurrency, tools: registry.all(replacing: source, with: tools))
+        registry.replace(source: source, with: tools)
     }
 
     /// Registers `tools/list`, `tools/call` and `tools/batch`.
