@@ -5,6 +5,7 @@ import NIOPosix
 import ServiceLifecycle
 import ToolformerCore
 import ToolformerHTTP
+import ToolformerMCP
 import ToolformerMetrics
 import ToolformerProtocol
 import ToolformerProviders
@@ -88,14 +89,23 @@ struct ToolformerDaemon: AsyncParsableCommand {
             registry: ToolRegistry(tools(loaded)), settings: .init(loaded), clock: clock, rateLimits: rateLimits,
             cache: cache, providers: router, metrics: metrics, logger: logger)
         let state = ServerState(limits: ServerLimits(loaded, daemonUID: getuid()))
+        let ready = ReadyGate(notifier: notifier)
+        let mcpServers = MCPServers(
+            configs: loaded.mcpServers, logger: logger,
+            publish: { source, entries in orchestrator.replaceTools(source: source, with: entries) },
+            onStartupWait: { bound in
+                notifier.extendTimeout(microseconds: UInt64(bound.components.seconds) * 1_000_000 + 5_000_000)
+            },
+            onStartupSettled: { _ in ready.mcpSettled() })
         let reloader = Reloader(
             path: config, tools: tools, providers: providerSettings, orchestrator: orchestrator, state: state,
-            notifier: notifier, logger: logger)
+            notifier: notifier, logger: logger, applied: { mcpServers.apply($0.mcpServers) })
 
         var methods = MethodTable()
         let componentStatus: @Sendable () -> JSONObject = {
             var status = orchestrator.status()
             status["pools"] = ["http": Self.poolStatus(http)]
+            status["mcpServers"] = .object(mcpServers.status())
             return status
         }
         ProtocolMethods.register(in: &methods, state: state, status: componentStatus)
@@ -110,7 +120,7 @@ struct ToolformerDaemon: AsyncParsableCommand {
         MetricsMethods.register(in: &methods, metrics: metrics, status: daemonStatus)
 
         var hooks = ToolformerServer.Hooks()
-        hooks.listening = { notifier.ready(status: "Serving on \(listener)") }
+        hooks.listening = { ready.listening(status: "Serving on \(listener)") }
         hooks.drainStarted = { notifier.stopping(status: "Draining requests in flight") }
         hooks.draining = { remaining, inflight in
             notifier.extendTimeout(microseconds: UInt64(remaining.components.seconds) * 1_000_000 + 2_000_000)
@@ -123,6 +133,8 @@ struct ToolformerDaemon: AsyncParsableCommand {
         // The group stops services in reverse order: the HTTP client, first here, outlives the drain.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: http),
+            // Early, so it stops late: MCP servers are terminated only after requests drained.
+            .init(service: mcpServers),
             .init(service: ReloadService(reloader: reloader)),
             .init(service: StatusService(state: state, notifier: notifier)),
         ]
