@@ -3,6 +3,7 @@
 //   pids       one line per start: this process's pid
 //   runs       one line per call of `count` (so tests can tell cached answers from real runs)
 //   cancelled  one line per notifications/cancelled received: the request id and reason
+// MCP_TEST_START_DELAY_MS makes it wait that long before answering anything.
 // Tools: echo, add, slow(ms), count, fail, crash (exits 3 at once), freeze (SIGSTOPs itself, so
 // pings go unanswered), add_tool (adds `extra` and sends notifications/tools/list_changed), and
 // two whose names the daemon must map: "dotted.name v2" and a 70-character one.
@@ -75,6 +76,10 @@ func text(_ string: String) -> Tool.Content { .text(text: string, annotations: n
 
 append("pids", "\(getpid())")
 say("testserver started pid \(getpid())")
+// MCP_TEST_START_DELAY_MS: a server slow to come up, for the daemon's start-up wait.
+if let delay = ProcessInfo.processInfo.environment["MCP_TEST_START_DELAY_MS"].flatMap(Int.init) {
+    try await Task.sleep(for: .milliseconds(delay))
+}
 
 let server = Server(
     name: "toolformer-mcp-testserver", version: "1.0.0",

@@ -18,12 +18,15 @@ struct MCPSourceTests {
         let daemon: TestDaemon
 
         /// `servers`: name → extra TOML for its `[mcp_servers.NAME]` table.
-        init(servers: [String: String], extra: String = "") throws {
+        /// `serverEnvironment`: more `env` entries for every server (`, NAME = "value"`).
+        init(servers: [String: String], extra: String = "", environment: [String: String] = [:], serverEnvironment: String = "") throws {
             var template = Array("/tmp/toolformer-mcp-XXXXXX".utf8CString)
             guard let made = mkdtemp(&template) else { throw TestDaemonError("mkdtemp failed") }
             directory = String(cString: made)
             for name in servers.keys { mkdir(directory + "/" + name, 0o755) }
-            daemon = try TestDaemon(config: TestDaemon.config(extra: Self.toml(servers, directory: directory) + extra))
+            daemon = try TestDaemon(
+                config: TestDaemon.config(extra: Self.toml(servers, directory: directory, environment: serverEnvironment) + extra),
+                environment: environment)
         }
 
         static func toml(_ servers: [String: String], directory: String, environment: String = "") -> String {
@@ -323,6 +326,27 @@ struct MCPSourceTests {
         #expect(ContinuousClock.now - started < .seconds(10))
         for pid in children + mcp.pids("one") + mcp.pids("two") { #expect(Self.isGone(pid), "\(pid)") }
         #expect(mcp.daemon.log.contains("testserver stdin closed; exiting") || mcp.daemon.log.contains("MCP server ended"))
+    }
+
+    @Test func readyWaitsForServersStartingWithinTheBound() async throws {
+        let listener = try NotifyListener()
+        defer { listener.close() }
+        let started = ContinuousClock.now
+        // The server takes 800 ms to answer initialize; the bound is 5 s.
+        let mcp = try MCPDaemon(
+            servers: ["slow": ""], environment: ["NOTIFY_SOCKET": listener.path],
+            serverEnvironment: ", MCP_TEST_START_DELAY_MS = \"800\"")
+        let messages = try listener.waitFor("READY=1", timeout: .seconds(15))
+        let ready = ContinuousClock.now - started
+        let lines = messages.flatMap { $0.split(separator: "\n") }
+        let extend = try #require(lines.firstIndex { $0.hasPrefix("EXTEND_TIMEOUT_USEC=") })
+        let readyIndex = try #require(lines.firstIndex { $0 == "READY=1" })
+        #expect(extend < readyIndex, "\(lines)")
+        #expect(ready >= .milliseconds(700), "\(ready)")
+        #expect(ready < .seconds(5), "\(ready)")
+        // At READY its tools are there.
+        let names = try mcp.daemon.connect().call("tools/list")["tools"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
+        #expect(names.contains("slow__echo"))
     }
 
     @Test func aServerThatCannotStartIsReportedAndTheDaemonStillServes() async throws {
