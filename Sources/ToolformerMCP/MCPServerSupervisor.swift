@@ -3,6 +3,7 @@ public import Logging
 import MCP
 import Synchronization
 public import ToolformerCore
+public import ToolformerHTTP
 import ToolformerProtocol
 
 /// Runs one configured MCP server for the daemon's whole life: starts it, initializes it, lists
@@ -59,6 +60,8 @@ public final class MCPServerSupervisor: Sendable {
 
     public let config: MCPServerConfig
     let timing: Timing
+    /// For servers reached by `url`; nil: such servers cannot be run.
+    let http: SharedHTTPClient?
     let logger: Logger
     let publish: @Sendable ([ToolRegistry.Entry]) -> Void
     private let state = Mutex(State())
@@ -67,11 +70,12 @@ public final class MCPServerSupervisor: Sendable {
 
     /// - Parameter publish: receives this server's tools each time they are listed.
     public init(
-        config: MCPServerConfig, timing: Timing = Timing(), logger: Logger,
+        config: MCPServerConfig, timing: Timing = Timing(), http: SharedHTTPClient? = nil, logger: Logger,
         publish: @escaping @Sendable ([ToolRegistry.Entry]) -> Void
     ) {
         self.config = config
         self.timing = timing
+        self.http = http
         var logger = logger
         logger[metadataKey: "mcp.server"] = "\(config.name)"
         self.logger = logger
@@ -144,8 +148,9 @@ public final class MCPServerSupervisor: Sendable {
         switch config.transport {
         case .stdio(let stdio):
             return await runStdio(stdio)
-        case .remote:
-            return "Streamable HTTP servers (url) are not supported yet"
+        case .remote(let remote):
+            guard let http else { return "no HTTP client to reach \(remote.url) with" }
+            return await runRemote(remote, http: http)
         }
     }
 

@@ -2,6 +2,7 @@ public import Logging
 public import ServiceLifecycle
 import Synchronization
 public import ToolformerCore
+public import ToolformerHTTP
 public import ToolformerProtocol
 
 /// Every configured MCP server, supervised for the daemon's life, as one `Service`.
@@ -24,6 +25,7 @@ public final class MCPServers: Service, Sendable {
 
     private let initial: [String: MCPServerConfig]
     private let timing: MCPServerSupervisor.Timing
+    private let http: SharedHTTPClient?
     private let startupWait: Duration
     private let logger: Logger
     private let publish: Publish
@@ -40,13 +42,14 @@ public final class MCPServers: Service, Sendable {
     ///     start timeout with it).
     ///   - onStartupSettled: called once, with the servers not up yet.
     public init(
-        configs: [String: MCPServerConfig], timing: MCPServerSupervisor.Timing = .init(),
+        configs: [String: MCPServerConfig], timing: MCPServerSupervisor.Timing = .init(), http: SharedHTTPClient? = nil,
         startupWait: Duration = .seconds(5), logger: Logger, publish: @escaping Publish,
         onStartupWait: @escaping @Sendable (Duration) -> Void = { _ in },
         onStartupSettled: @escaping @Sendable ([String]) -> Void = { _ in }
     ) {
         self.initial = configs
         self.timing = timing
+        self.http = http
         self.startupWait = startupWait
         self.logger = logger
         self.publish = publish
@@ -84,7 +87,7 @@ public final class MCPServers: Service, Sendable {
             return state.next
         }
         let name = config.name
-        let supervisor = MCPServerSupervisor(config: config, timing: timing, logger: logger) { [self] entries in
+        let supervisor = MCPServerSupervisor(config: config, timing: timing, http: http, logger: logger) { [self] entries in
             // A server stopped by a reload must not publish over its successor.
             guard running.withLock({ $0.servers[name]?.generation == generation }) else { return }
             publish(Self.source(name), entries)

@@ -91,7 +91,7 @@ struct ToolformerDaemon: AsyncParsableCommand {
         let state = ServerState(limits: ServerLimits(loaded, daemonUID: getuid()))
         let ready = ReadyGate(notifier: notifier)
         let mcpServers = MCPServers(
-            configs: loaded.mcpServers, logger: logger,
+            configs: loaded.mcpServers, http: http, logger: logger,
             publish: { source, entries in orchestrator.replaceTools(source: source, with: entries) },
             onStartupWait: { bound in
                 notifier.extendTimeout(microseconds: UInt64(bound.components.seconds) * 1_000_000 + 5_000_000)

@@ -50,11 +50,27 @@ struct MCPSourceTests {
 
         func pids(_ server: String) -> [pid_t] { lines(server, "pids").compactMap { pid_t($0) } }
 
+        func status(_ server: String) throws -> JSONValue? { try MCPDaemonView(daemon: daemon).status(server) }
+
+        /// Waits until `server` is running with at least `restarts` restarts; returns its status.
+        @discardableResult
+        func waitRunning(_ server: String, restarts: Int64 = 0, timeout: Duration = .seconds(20)) throws -> JSONValue {
+            try MCPDaemonView(daemon: daemon).waitRunning(server, restarts: restarts, timeout: timeout)
+        }
+
+        func call(_ name: String, _ arguments: JSONObject = [:], on connection: ToolformerConnection? = nil) throws -> JSONValue {
+            try (connection ?? daemon.connect()).call("tools/call", ["name": .string(name), "arguments": .object(arguments)])
+        }
+    }
+
+    /// Status and call helpers over any daemon.
+    struct MCPDaemonView {
+        let daemon: TestDaemon
+
         func status(_ server: String) throws -> JSONValue? {
             try daemon.connect().call("daemon/status")["mcpServers"]?[server]
         }
 
-        /// Waits until `server` is running with at least `restarts` restarts; returns its status.
         @discardableResult
         func waitRunning(_ server: String, restarts: Int64 = 0, timeout: Duration = .seconds(20)) throws -> JSONValue {
             var last: JSONValue? = nil
@@ -67,8 +83,8 @@ struct MCPSourceTests {
             throw TestDaemonError("MCP server \(server) not running after \(timeout): \(String(describing: last))\n\(daemon.log)")
         }
 
-        func call(_ name: String, _ arguments: JSONObject = [:], on connection: ToolformerConnection? = nil) throws -> JSONValue {
-            try (connection ?? daemon.connect()).call("tools/call", ["name": .string(name), "arguments": .object(arguments)])
+        func call(_ name: String, _ arguments: JSONObject = [:]) throws -> JSONValue {
+            try daemon.connect().call("tools/call", ["name": .string(name), "arguments": .object(arguments)])
         }
     }
 
@@ -356,5 +372,119 @@ struct MCPSourceTests {
         }
         #expect(try mcp.status("broken")?["state"] != "running")
         #expect(Self.text(try mcp.daemon.connect().call("tools/call", ["name": "echo", "arguments": ["x": 1]])).contains("\"x\""))
+    }
+
+    /// A real Streamable HTTP MCP server: Tests/Fixtures/mcp_http_server.py on the Python `mcp`
+    /// package, which answers only requests with the configured bearer token.
+    final class PythonHTTPServer {
+        let state: String
+        let environment: [String: String]
+        let python: String
+        var pid: pid_t = 0
+        private(set) var port = 0
+
+        static let script: String = {
+            var parts = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
+            parts.removeLast(2)
+            return parts.joined(separator: "/") + "/Fixtures/mcp_http_server.py"
+        }()
+
+        init(state: String, json: Bool = false) throws {
+            self.state = state
+            mkdir(state, 0o755)
+            let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/bin:/bin"
+            let home = getenv("HOME").map { String(cString: $0) } ?? "/root"
+            var environment = ["PATH": path, "HOME": home, "MCP_TEST_STATE_DIR": state]
+            if json { environment["MCP_TEST_JSON"] = "1" }
+            self.environment = environment
+            // The interpreter that has the mcp package, resolved once through PATH.
+            let found = state + "/python"
+            let probe = try TestDaemon.spawn(
+                ["/usr/bin/env", "python3", "-c", "import sys, mcp; print(sys.executable, end='')"],
+                environment: environment, output: found)
+            var status: Int32 = 0
+            waitpid(probe, &status, 0)
+            python = (try? TestDaemon.readFile(found)) ?? ""
+            guard status == 0, python.hasPrefix("/") else {
+                throw TestDaemonError("python3 with the mcp package is needed (pip install mcp): \(python)")
+            }
+            try start()
+        }
+
+        /// Starts it (again, on the same port after the first time) and waits for its port file.
+        func start() throws {
+            unlink(state + "/port")
+            var environment = environment
+            if port != 0 { environment["MCP_TEST_PORT"] = String(port) }
+            pid = try TestDaemon.spawn([python, Self.script], environment: environment, output: state + "/server.log")
+            try waitUntil(timeout: .seconds(20)) { (try? TestDaemon.readFile(state + "/port")).flatMap { Int($0) } != nil }
+            port = Int(try TestDaemon.readFile(state + "/port")) ?? 0
+        }
+
+        func kill() {
+            _ = Glibc.kill(pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
+
+        deinit { kill() }
+    }
+
+    @Test func aStreamableHTTPServerServesThroughTheDaemonAndIsReconnected() async throws {
+        var template = Array("/tmp/toolformer-mcp-http-XXXXXX".utf8CString)
+        let directory = String(cString: try #require(mkdtemp(&template)))
+        defer { _ = try? TestDaemon.run(["/bin/rm", "-rf", directory]) }
+        // One server answering with event streams, one with plain JSON.
+        let sse = try PythonHTTPServer(state: directory + "/sse")
+        let json = try PythonHTTPServer(state: directory + "/json", json: true)
+        let tables = [("web", sse), ("webjson", json)].map { name, server in
+            """
+
+            [mcp_servers.\(name)]
+            url = "http://127.0.0.1:\(server.port)/mcp"
+            headers = { Authorization = "Bearer s3cret-token" }
+            cache_ttl_s = 60
+            ping_interval_ms = 300
+            retry = { max_attempts = 1 }
+
+            """
+        }
+        let daemon = try TestDaemon(config: TestDaemon.config(extra: tables.joined()))
+        let mcp = MCPDaemonView(daemon: daemon)
+        try mcp.waitRunning("web")
+        try mcp.waitRunning("webjson")
+
+        let names = try daemon.connect().call("tools/list")["tools"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
+        for name in ["web__echo", "web__count", "web__slow", "webjson__echo"] { #expect(names.contains(name), "\(names)") }
+        #expect(Self.text(try mcp.call("web__echo", ["text": "over sse"])) == "over sse")
+        #expect(Self.text(try mcp.call("webjson__echo", ["text": "over json"])) == "over json")
+
+        // Cached results skip the server.
+        #expect(Self.text(try mcp.call("web__count")) == "run 1")
+        let again = try mcp.call("web__count")
+        #expect(again["_meta"]?["toolformer"]?["cached"] == true)
+        #expect(((try? TestDaemon.readFile(sse.state + "/runs")) ?? "").split(separator: "\n").count == 1)
+
+        // Cancellation reaches it.
+        let connection = try daemon.connect()
+        let id = try connection.sendRequest("tools/call", ["name": "web__slow", "arguments": ["ms": 20000]])
+        usleep(300_000)
+        try connection.sendNotification("notifications/cancelled", ["requestId": id.json])
+        expectError(try response(to: id, on: connection).response, code: -32800, name: "cancelled", id: id.json)
+        try waitUntil(timeout: .seconds(5)) { ((try? TestDaemon.readFile(sse.state + "/cancelled")) ?? "").contains("slow task cancelled") }
+
+        // Down: found by the pings, calls say so at once; back: a new session serves again.
+        sse.kill()
+        try waitUntil(timeout: .seconds(10)) { try mcp.status("web")?["state"] != "running" }
+        let down = try mcp.call("web__echo", ["text": "x"])
+        #expect(down["isError"] == true)
+        #expect(Self.text(down).contains("MCP server web is unavailable"), "\(down)")
+        try sse.start()
+        try mcp.waitRunning("web", restarts: 1, timeout: .seconds(30))
+        #expect(Self.text(try mcp.call("web__echo", ["text": "back"])) == "back")
+
+        // The header's value is a secret: never in the log or the status.
+        #expect(!daemon.log.contains("s3cret-token"))
+        #expect(!(try daemon.connect().call("daemon/status").description.contains("s3cret-token")))
     }
 }
