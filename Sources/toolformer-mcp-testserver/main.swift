@@ -112,6 +112,8 @@ await server.withMethodHandler(CallTool.self) { params in
         }
         return .init(content: [text("slept \(ms) ms")])
     case "count":
+        // An optional pause first, so tests can keep two different tools busy at once.
+        if let ms = arguments["ms"]?.intValue { try await Task.sleep(for: .milliseconds(ms)) }
         append("runs", "run")
         return .init(content: [text("run \(lineCount("runs"))")])
     case "fail":

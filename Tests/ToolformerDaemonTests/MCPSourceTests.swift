@@ -344,6 +344,39 @@ struct MCPSourceTests {
         #expect(mcp.daemon.log.contains("testserver stdin closed; exiting") || mcp.daemon.log.contains("MCP server ended"))
     }
 
+    @Test func importedToolsWorkInBatchesAndOrchestrateAndShareTheServersConcurrencyLimit() async throws {
+        let mcp = try MCPDaemon(
+            servers: ["test": "max_concurrency = 1"],
+            extra: "\n[orchestrator]\ndefault_provider = \"mock\"\n[providers.mock]\nkind = \"mock\"\n")
+        try mcp.waitRunning("test")
+        let connection = try mcp.daemon.connect()
+        let batch = try connection.call("tools/batch", ["calls": [
+            ["name": "test__add", "arguments": ["a": 1, "b": 2]],
+            ["name": "test__echo", "arguments": ["text": "in a batch"]],
+        ]])
+        let results = batch["results"]?.arrayValue ?? []
+        #expect(results.count == 2)
+        #expect(results.first.map(Self.text) == "3")
+        #expect(results.last.map(Self.text) == "in a batch")
+
+        let run = try connection.call("orchestrate", ["prompt": #"Please run test__add({"a":20,"b":22})."#])
+        let calls = run["toolCalls"]?.arrayValue ?? []
+        #expect(calls.map { $0["name"] } == ["test__add"])
+        #expect(calls.first?["result"]?["structuredContent"]?["sum"] == 42)
+
+        // max_concurrency is the server's: two different tools of it, called at once, run one
+        // after the other.
+        let started = ContinuousClock.now
+        let batchOfTwo = try connection.call("tools/batch", ["calls": [
+            ["name": "test__slow", "arguments": ["ms": 400]],
+            ["name": "test__count", "arguments": ["ms": 400]],
+        ]])
+        #expect(ContinuousClock.now - started >= .milliseconds(780))
+        #expect(batchOfTwo["results"]?.arrayValue?.allSatisfy { $0["isError"] == false } == true)
+        let queue = try connection.call("daemon/status")["queues"]?["mcp:test"]
+        #expect(queue?["limit"] == 1)
+    }
+
     @Test func readyWaitsForServersStartingWithinTheBound() async throws {
         let listener = try NotifyListener()
         defer { listener.close() }
