@@ -27,7 +27,11 @@ extension MCPServerSupervisor {
             }
             return "stopped"
         }
-        update { $0.client = nil }
+        update {
+            $0.client = nil
+            $0.phase = .backoff
+            $0.lastError = reason
+        }
         await client.disconnect()
         return reason
     }

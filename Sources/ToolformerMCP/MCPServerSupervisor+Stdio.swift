@@ -79,7 +79,11 @@ extension MCPServerSupervisor {
                         }
                         return "stopped"
                     }
-                    update { $0.client = nil }
+                    update {
+                        $0.client = nil
+                        $0.phase = .backoff
+                        $0.lastError = reason
+                    }
                     // Fails calls still waiting for an answer that will never come.
                     await client.disconnect()
                     await execution.teardown(using: teardown)
