@@ -149,7 +149,7 @@ public final class MCPServerSupervisor: Sendable {
         case .stdio(let stdio):
             return await runStdio(stdio)
         case .remote(let remote):
-            guard let http else { return "no HTTP client to reach \(remote.url) with" }
+            guard let http else { return "no HTTP client to reach the server with" }
             return await runRemote(remote, http: http)
         }
     }
