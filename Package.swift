@@ -298,7 +298,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ToolformerMCPTests",
-            dependencies: ["ToolformerMCP", "ToolformerCore", "ToolformerProtocol"],
+            dependencies: ["ToolformerMCP", "ToolformerCore", "ToolformerProtocol", .product(name: "MCP", package: "swift-sdk")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
