@@ -396,6 +396,25 @@ struct MCPSourceTests {
         // At READY its tools are there.
         let names = try mcp.daemon.connect().call("tools/list")["tools"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
         #expect(names.contains("slow__echo"))
+
+        // The server got a clean environment (none of systemd's variables the daemon has) and
+        // none of the daemon's descriptors: its sockets, its log file.
+        let pid = try #require(mcp.pids("slow").first)
+        let environ = try TestDaemon.readFile("/proc/\(pid)/environ").split(separator: "\0").map(String.init)
+        #expect(Set(environ.map { String($0.prefix { $0 != "=" }) }) == ["PATH", "LANG", "MCP_TEST_STATE_DIR", "MCP_TEST_START_DELAY_MS"])
+        var targets: [String] = []
+        if let fds = opendir("/proc/\(pid)/fd") {
+            defer { closedir(fds) }
+            while let entry = readdir(fds) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                guard Int(name) != nil else { continue }
+                var buffer = [CChar](repeating: 0, count: 4096)
+                let count = readlink("/proc/\(pid)/fd/\(name)", &buffer, buffer.count - 1)
+                if count > 0 { targets.append(String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)) }
+            }
+        }
+        #expect(targets.count >= 3)
+        #expect(!targets.contains { $0.hasPrefix("socket:") || $0 == mcp.daemon.logPath }, "\(targets)")
     }
 
     @Test func aServerThatCannotStartIsReportedAndTheDaemonStillServes() async throws {
