@@ -10,7 +10,10 @@ import Glibc
 /// MCP servers as tool sources, through the real daemon, with a real MCP server: the Swift SDK's
 /// `Server` in `toolformer-mcp-testserver`, which records its starts, runs and the cancellations
 /// it receives in a state directory.
-@Suite(.timeLimit(.minutes(2)), .ownThread)
+///
+/// Serialized: each test runs a daemon and one to three servers (and Python ones), which in
+/// parallel load two cores enough to push other suites' timing bounds.
+@Suite(.timeLimit(.minutes(2)), .ownThread, .serialized)
 struct MCPSourceTests {
     /// A daemon with MCP servers running the test server, each with a state directory of its own.
     final class MCPDaemon {
