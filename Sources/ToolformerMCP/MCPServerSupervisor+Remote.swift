@@ -21,6 +21,10 @@ extension MCPServerSupervisor {
                 for await failure in transport.failures { return failure }
                 return nil
             }
+            group.addTask {
+                await self.stopLatch.wait()
+                return Task.isCancelled ? nil : "stopped"
+            }
             defer { group.cancelAll() }
             for await ending in group {
                 if let ending { return ending }

@@ -51,6 +51,7 @@ extension MCPServerSupervisor {
             platformOptions: options
         )
         let teardown = options.teardownSequence
+        let grace = timing.terminationGrace
         let logger = logger
         do {
             let result = try await Subprocess.run(configuration, input: .inputWriter, output: .sequence, error: .sequence) {
@@ -64,15 +65,25 @@ extension MCPServerSupervisor {
                 sdkLogger.logLevel = .critical
                 let transport = MCPPipeTransport(writer: execution.standardInputWriter, logger: sdkLogger)
                 let client = Client(name: "toolformerd", version: "1")
+                // Stderr ends when the process does: how a clean exit after stdin closes is seen.
+                let stderrEnded = MCPLatch()
                 let reason = await withTaskGroup(of: String?.self) { outer in
                     // Stderr to the log until the process ends; kept out of the session's
                     // cancellation so a crashing server's last words are still logged.
-                    outer.addTask { await Self.logLines(execution.standardError, logger: logger); return nil }
+                    outer.addTask {
+                        await Self.logLines(execution.standardError, logger: logger)
+                        stderrEnded.fire()
+                        return nil
+                    }
                     let reason = await withTaskGroup(of: String?.self) { session in
                         session.addTask {
                             await Self.readMessages(execution.standardOutput, into: transport)
                         }
                         session.addTask { await self.converse(client: client, transport: transport) }
+                        session.addTask {
+                            await self.stopLatch.wait()
+                            return Task.isCancelled ? nil : "stopped"
+                        }
                         defer { session.cancelAll() }
                         for await ending in session {
                             if let ending { return ending }
@@ -84,8 +95,11 @@ extension MCPServerSupervisor {
                         $0.phase = .backoff
                         $0.lastError = reason
                     }
-                    // Fails calls still waiting for an answer that will never come.
+                    // Fails calls still waiting for an answer that will never come, and closes
+                    // its stdin: as MCP asks, a server gets the chance to exit on its own first.
                     await client.disconnect()
+                    // (Only when stopping: a server that stopped answering is not waited for.)
+                    if stopLatch.isFired && !Task.isCancelled { await Self.wait(for: stderrEnded, atMost: grace) }
                     await execution.teardown(using: teardown)
                     await outer.waitForAll()
                     return reason
@@ -104,6 +118,16 @@ extension MCPServerSupervisor {
             return reason == "closed its stdout" ? "the server exited (\(status))" : reason
         } catch {
             return Self.launchFailure(program: program, workingDirectory: stdio.workingDirectory, error: error)
+        }
+    }
+
+    /// Returns when `latch` fires or `limit` passes, whichever is first.
+    static func wait(for latch: MCPLatch, atMost limit: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await latch.wait() }
+            group.addTask { try? await Task.sleep(for: limit) }
+            await group.next()
+            group.cancelAll()
         }
     }
 

@@ -65,8 +65,8 @@ public final class MCPServerSupervisor: Sendable {
     let logger: Logger
     let publish: @Sendable ([ToolRegistry.Entry]) -> Void
     private let state = Mutex(State())
-    private let stopSignal: AsyncStream<Void>
-    private let stopContinuation: AsyncStream<Void>.Continuation
+    /// Fired by `stop`: the session ends gracefully (stdin closed first) and no restart follows.
+    let stopLatch = MCPLatch()
 
     /// - Parameter publish: receives this server's tools each time they are listed.
     public init(
@@ -80,7 +80,6 @@ public final class MCPServerSupervisor: Sendable {
         logger[metadataKey: "mcp.server"] = "\(config.name)"
         self.logger = logger
         self.publish = publish
-        (stopSignal, stopContinuation) = AsyncStream.makeStream(of: Void.self)
         _ = mcpSIGPIPEIgnored
     }
 
@@ -92,17 +91,13 @@ public final class MCPServerSupervisor: Sendable {
         }
     }
 
-    /// Ends `run`: the server is terminated and reaped before it returns.
-    public func stop() { stopContinuation.finish() }
+    /// Ends `run`: a stdio server's stdin is closed, it gets `terminationGrace` to exit, then
+    /// SIGTERM and SIGKILL; it is reaped before `run` returns.
+    public func stop() { stopLatch.fire() }
 
-    /// Supervises until `stop` or cancellation.
+    /// Supervises until `stop` or cancellation (which skips the wait for a clean exit).
     public func run() async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.superviseLoop() }
-            group.addTask { for await _ in self.stopSignal {} }
-            await group.next()
-            group.cancelAll()
-        }
+        await superviseLoop()
         state.withLock {
             $0.phase = .stopped
             $0.client = nil
@@ -113,11 +108,11 @@ public final class MCPServerSupervisor: Sendable {
 
     private func superviseLoop() async {
         var failures = 0
-        while !Task.isCancelled {
+        while !Task.isCancelled && !stopLatch.isFired {
             update { $0.phase = .starting }
             let started = ContinuousClock.now
             let reason = await runSession()
-            if Task.isCancelled { break }
+            if Task.isCancelled || stopLatch.isFired { break }
             let lasted = ContinuousClock.now - started
             if lasted >= timing.healthyAfter { failures = 0 }
             failures += 1
@@ -132,8 +127,22 @@ public final class MCPServerSupervisor: Sendable {
                 $0.lastError = reason
                 $0.settled = true
             }
-            do { try await Task.sleep(for: delay) } catch { break }
+            guard await sleepUnlessStopped(delay) else { break }
             update { $0.restarts += 1 }
+        }
+    }
+
+    /// Sleeps `duration`; false when `stop` or cancellation cut it short.
+    private func sleepUnlessStopped(_ duration: Duration) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { (try? await Task.sleep(for: duration)) != nil }
+            group.addTask {
+                await self.stopLatch.wait()
+                return false
+            }
+            let slept = await group.next() ?? false
+            group.cancelAll()
+            return slept && !Task.isCancelled
         }
     }
 
