@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.1.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
     ],
     targets: [
         // C libraries, through pkg-config.
@@ -90,6 +91,24 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // MCP servers as tool sources: spawned, supervised, their tools imported into the registry.
+        .target(
+            name: "ToolformerMCP",
+            dependencies: [
+                "ToolformerProtocol",
+                "ToolformerCore",
+                "ToolformerHTTP",
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -182,6 +201,7 @@ let package = Package(
                 "ToolformerProviders",
                 "ToolformerMetrics",
                 "ToolformerRedis",
+                "ToolformerMCP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -220,6 +240,12 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // A real MCP server (the Swift SDK's Server over stdio) that the daemon's tests import tools from.
+        .executableTarget(
+            name: "toolformer-mcp-testserver",
+            dependencies: [.product(name: "MCP", package: "swift-sdk")],
             swiftSettings: swiftSettings
         ),
         // Shared by tests and the benchmark: the real daemon on a temporary socket, a notify listener.
@@ -304,6 +330,11 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ToolformerMCPTests",
+            dependencies: ["ToolformerMCP", "ToolformerCore", "ToolformerProtocol", .product(name: "MCP", package: "swift-sdk")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

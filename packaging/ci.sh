@@ -84,6 +84,7 @@ trap 'exit 130' INT TERM
 step "1. Debian packages"
 packages=(
     pkg-config libsystemd-dev libjson-c-dev zlib1g-dev   # the build (as .ci/install-deps)
+    libcurl4-openssl-dev  # FoundationNetworking (the MCP SDK's) links libcurl
     dpkg-dev        # dpkg-shlibdeps, dpkg-deb
     binutils        # strip, readelf
     lintian

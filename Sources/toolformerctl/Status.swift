@@ -3,7 +3,7 @@ import ToolformerProtocol
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show what the daemon is doing: connections, requests, cache, queues, limits, providers.",
+        abstract: "Show what the daemon is doing: connections, requests, cache, queues, limits, providers, MCP servers.",
         discussion: """
             A summary of daemon/status. --json prints all of it, including per-connection peers \
             and the cache's full counters. The cache's hit rate is hits / (hits + misses). A \
@@ -102,6 +102,21 @@ struct Status: ParsableCommand {
                     if let code = error["status"]?.intValue { text += " (HTTP \(code))" }
                     if let at = error["atUnixMs"]?.intValue { text += ", " + Format.duration(milliseconds: max(WallClock.unixMilliseconds() - at, 0)) + " ago" }
                     rows.append(["", text])
+                }
+            }
+            lines += rows.map(Self.row)
+        }
+
+        if let servers = status["mcpServers"]?.objectValue, !servers.isEmpty {
+            lines.append("mcp servers")
+            var rows: [[String]] = []
+            for (name, server) in servers {
+                var text = (server["state"]?.stringValue ?? "?") + ": " + Format.count(int(server["tools"]), "tool")
+                if let pid = server["pid"]?.intValue { text += ", pid \(pid)" }
+                if int(server["restarts"]) > 0 { text += ", " + Format.count(int(server["restarts"]), "restart") }
+                rows.append([name, text])
+                if let error = server["lastError"]?.stringValue {
+                    rows.append(["", "last error: " + Format.oneLine(error, limit: 100)])
                 }
             }
             lines += rows.map(Self.row)

@@ -35,6 +35,8 @@ final class Reloader: Sendable {
     private let state: ServerState
     private let notifier: SystemdNotifier
     private let logger: Logger
+    /// Runs after a configuration is applied (the MCP servers compare theirs).
+    private let applied: @Sendable (ToolformerConfig) -> Void
     private let requests: AsyncStream<Request>
     private let submit: AsyncStream<Request>.Continuation
 
@@ -42,8 +44,10 @@ final class Reloader: Sendable {
         path: String, tools: @escaping @Sendable (ToolformerConfig) -> [ToolRegistry.Entry],
         providers: @escaping @Sendable (ToolformerConfig) -> ProviderRouter.Settings, orchestrator: Orchestrator,
         state: ServerState, notifier: SystemdNotifier, logger: Logger,
-        check: @escaping @Sendable (ToolformerConfig) async throws(ConfigError) -> (@Sendable () -> Void)? = { _ in nil }
+        check: @escaping @Sendable (ToolformerConfig) async throws(ConfigError) -> (@Sendable () -> Void)? = { _ in nil },
+        applied: @escaping @Sendable (ToolformerConfig) -> Void = { _ in }
     ) {
+        self.applied = applied
         self.path = path
         self.tools = tools
         self.providers = providers
@@ -105,6 +109,7 @@ final class Reloader: Sendable {
         await orchestrator.reconfigure(loaded, tools: entries)
         orchestrator.providers?.reconfigure(providers(loaded))
         state.limits = ServerLimits(loaded, daemonUID: getuid())
+        applied(loaded)
         logger.info("configuration reloaded", metadata: ["tools": "\(entries.count)"])
         notifier.ready(status: "Reloaded: \(entries.count) tools")
         return .success(entries.count)

@@ -5,6 +5,7 @@ import NIOPosix
 import ServiceLifecycle
 import ToolformerCore
 import ToolformerHTTP
+import ToolformerMCP
 import ToolformerMetrics
 import ToolformerProtocol
 import ToolformerProviders
@@ -95,22 +96,32 @@ struct ToolformerDaemon: AsyncParsableCommand {
             cache: cache, providers: router, metrics: metrics, leases: cluster.map { RedisFlightLeases(cluster: $0) },
             logger: logger)
         let state = ServerState(limits: ServerLimits(loaded, daemonUID: getuid()))
-        // MCP clients hear when a reload (or, later, an MCP server) changes the tools they list.
+        // MCP clients hear when a reload or an MCP server changes the tools they list.
         _ = orchestrator.registry.changes.observe { generation in
             let told = state.notifyToolListChanged()
             logger.info("tool list changed", metadata: ["tools.generation": "\(generation)", "mcp.clients_notified": "\(told)"])
         }
         let clusterCheck = ClusterReload(
             cluster: cluster, config: loaded.cluster, file: config, environment: environment, eventLoops: eventLoops, logger: logger)
+        let ready = ReadyGate(notifier: notifier)
+        let mcpServers = MCPServers(
+            configs: loaded.mcpServers, http: http, logger: logger,
+            publish: { source, entries in orchestrator.replaceTools(source: source, with: entries) },
+            onStartupWait: { bound in
+                notifier.extendTimeout(microseconds: UInt64(bound.components.seconds) * 1_000_000 + 5_000_000)
+            },
+            onStartupSettled: { _ in ready.mcpSettled() })
         let reloader = Reloader(
             path: config, tools: tools, providers: providerSettings, orchestrator: orchestrator, state: state,
-            notifier: notifier, logger: logger, check: { new throws(ConfigError) in try await clusterCheck.check(new) })
+            notifier: notifier, logger: logger, check: { new throws(ConfigError) in try await clusterCheck.check(new) },
+            applied: { mcpServers.apply($0.mcpServers) })
 
         var methods = MethodTable()
         let componentStatus: @Sendable () -> JSONObject = {
             var status = orchestrator.status()
             status["pools"] = ["http": Self.poolStatus(http)]
             if let cluster { status["cluster"] = .object(cluster.status()) }
+            status["mcpServers"] = .object(mcpServers.status())
             return status
         }
         ProtocolMethods.register(in: &methods, state: state, status: componentStatus)
@@ -125,7 +136,7 @@ struct ToolformerDaemon: AsyncParsableCommand {
         MetricsMethods.register(in: &methods, metrics: metrics, status: daemonStatus)
 
         var hooks = ToolformerServer.Hooks()
-        hooks.listening = { notifier.ready(status: "Serving on \(listener)") }
+        hooks.listening = { ready.listening(status: "Serving on \(listener)") }
         hooks.drainStarted = { notifier.stopping(status: "Draining requests in flight") }
         hooks.draining = { remaining, inflight in
             notifier.extendTimeout(microseconds: UInt64(remaining.components.seconds) * 1_000_000 + 2_000_000)
@@ -138,6 +149,8 @@ struct ToolformerDaemon: AsyncParsableCommand {
         // The group stops services in reverse order: the HTTP client, first here, outlives the drain.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: http),
+            // Early, so it stops late: MCP servers are terminated only after requests drained.
+            .init(service: mcpServers),
         ]
         // Early, so it stops late: requests that drain may still use Redis.
         if let cluster { services.append(.init(service: cluster)) }

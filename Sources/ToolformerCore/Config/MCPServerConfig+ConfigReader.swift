@@ -26,6 +26,7 @@ extension MCPServerConfig {
         if let value = try table.int("max_concurrency", 1...Int.max) { self.maxConcurrency = value }
         if let value = try table.string("rate_limit") { self.rateLimit = value }
         self.cacheTTLSeconds = try table.int("cache_ttl_s", 0...Int.max) ?? globals.cache.defaultTTLSeconds
+        if let value = try table.int("ping_interval_ms", 100...86_400_000) { self.pingIntervalMs = value }
         self.retry = try table.retry(over: globals.retry)
 
         try table.rejectUnknownKeys { key in

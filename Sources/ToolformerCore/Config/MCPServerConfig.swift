@@ -1,7 +1,7 @@
 /// `[mcp_servers.NAME]`: an MCP server whose tools the daemon offers as its own.
 ///
-/// Read and validated now so that files written for it keep loading; the daemon does not use it
-/// yet. Common keys resolve as ``ToolConfig``'s do.
+/// The daemon runs each one (ToolformerMCP) and offers its tools as `NAME__tool`. Common keys
+/// resolve as ``ToolConfig``'s do.
 public struct MCPServerConfig: Sendable, Equatable {
     /// `command = [...]`: a child process spoken to over stdio.
     public struct Stdio: Sendable, Equatable {
@@ -48,6 +48,9 @@ public struct MCPServerConfig: Sendable, Equatable {
     public var rateLimit: String? = nil
     /// `cache_ttl_s`: > 0 caches its tools' results that long.
     public var cacheTTLSeconds = ToolformerConfig.Cache().defaultTTLSeconds
+    /// `ping_interval_ms`: how often a running server is pinged; one that does not answer within
+    /// the same time is restarted.
+    public var pingIntervalMs = 10_000
     /// `retry`: the top-level `[retry]` with this server's inline overrides applied.
     public var retry = ToolformerConfig.Retry()
 

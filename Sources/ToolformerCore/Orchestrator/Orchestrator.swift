@@ -72,10 +72,21 @@ public final class Orchestrator: Sendable {
         await executor.rateLimits.configure(config.rateLimits)
         executor.configure(
             maxConcurrency: newSettings.maxConcurrency, maxQueued: newSettings.maxQueued,
-            maxResultBytes: newSettings.maxResultBytes, tools: tools)
+            maxResultBytes: newSettings.maxResultBytes,
+            tools: registry.all(replacing: ToolRegistry.configurationSource, with: tools))
         cache.apply(ResultCache.Settings(config.cache))
         registry.replace(with: tools)
         settings.withLock { $0 = newSettings }
+    }
+
+    /// Replaces one tool source's tools (an MCP server that listed its tools again), leaving the
+    /// configured tools and other sources as they are.
+    public func replaceTools(source: String, with tools: [ToolRegistry.Entry]) {
+        let current = settings.withLock { $0 }
+        executor.configure(
+            maxConcurrency: current.maxConcurrency, maxQueued: current.maxQueued,
+            maxResultBytes: current.maxResultBytes, tools: registry.all(replacing: source, with: tools))
+        registry.replace(source: source, with: tools)
     }
 
     /// Registers `tools/list`, `tools/call` and `tools/batch`.

@@ -87,7 +87,7 @@ public final class ToolExecutor: Sendable {
             var next: [String: FairSemaphore] = [:]
             for entry in tools {
                 guard let limit = entry.policy.maxConcurrency else { continue }
-                let name = entry.tool.definition.name
+                let name = entry.policy.concurrencyGroup ?? entry.tool.definition.name
                 let semaphore = semaphores[name] ?? FairSemaphore(limit: limit, maxWaiting: maxQueued)
                 semaphore.setLimit(limit, maxWaiting: maxQueued)
                 next[name] = semaphore
@@ -232,7 +232,7 @@ public final class ToolExecutor: Sendable {
             }
         }
 
-        let toolSlot = perTool.withLock { $0[call.name] }
+        let toolSlot = perTool.withLock { $0[call.entry.policy.concurrencyGroup ?? call.name] }
         let timedOut: AttemptOutcome = deadline >= call.deadline ? .requestTimedOut : .toolTimedOut
         return await withTaskGroup(of: AttemptOutcome?.self) { group in
             group.addTask { [self] in

@@ -25,6 +25,10 @@ public struct ToolDefinition: Sendable, Equatable {
     public var name: String
     public var description: String
     public var inputSchema: JSONValue
+    /// MCP's tool `annotations` (`title`, `readOnlyHint`, ...), listed when set.
+    public var annotations: JSONObject? = nil
+    /// MCP's `_meta`, listed when set: where an imported tool came from and its original name.
+    public var meta: JSONObject? = nil
 
     public init(name: String, description: String, inputSchema: JSONValue) {
         self.name = name
@@ -33,7 +37,10 @@ public struct ToolDefinition: Sendable, Equatable {
     }
 
     public var listEntry: JSONValue {
-        ["name": .string(name), "description": .string(description), "inputSchema": inputSchema]
+        var entry: JSONObject = ["name": .string(name), "description": .string(description), "inputSchema": inputSchema]
+        if let annotations { entry["annotations"] = .object(annotations) }
+        if let meta { entry["_meta"] = .object(meta) }
+        return .object(entry)
     }
 }
 
@@ -46,9 +53,17 @@ public protocol Tool: Sendable {
     func call(_ arguments: JSONObject) async throws -> ToolOutput
 }
 
-/// A place tools come from. The configuration is one; MCP servers will be others.
+/// A place tools come from. The configuration is one; each MCP server is another, whose tools
+/// change while the daemon runs (it restarts, or says its list changed): such a source replaces
+/// its partition of the ``ToolRegistry`` (`replace(source:with:)`) whenever they do.
 public protocol ToolSource: Sendable {
+    /// The registry partition this source fills; "" is the configuration's.
+    var sourceName: String { get }
     func tools() -> [any Tool]
+}
+
+extension ToolSource {
+    public var sourceName: String { ToolRegistry.configurationSource }
 }
 
 extension ToolDefinition {

@@ -14,6 +14,9 @@ public struct ToolPolicy: Sendable, Equatable {
     /// Start a second, identical attempt when the first has not answered in this time (idempotent
     /// tools only; the configuration refuses it otherwise). Zero: never.
     public var hedgeAfter: Duration
+    /// Tools with the same group share one `maxConcurrency` queue (an MCP server's tools: the
+    /// limit is the server's); `nil`: the tool has its own.
+    public var concurrencyGroup: String? = nil
 
     public init(
         timeout: Duration, retry: RetryPolicy = .never, rateLimit: String? = nil, maxConcurrency: Int? = nil,
