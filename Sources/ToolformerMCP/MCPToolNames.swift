@@ -8,22 +8,12 @@ import ToolformerCore
 /// eight hex digits of a hash of the original name: stable across restarts, and distinct from
 /// the kept names (a kept name that looks the same still differs from the original's hash).
 enum MCPToolNames {
-    static let maxLength = 64
+    static let maxLength = ToolName.maxLength
     static let separator = "__"
 
-    static func isValid(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.count <= maxLength && name.utf8.allSatisfy(isAllowed)
-    }
+    static func isValid(_ name: String) -> Bool { ToolName.isValid(name) }
 
-    static func isAllowed(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"):
-            true
-        default:
-            false
-        }
-    }
+    static func isAllowed(_ byte: UInt8) -> Bool { ToolName.isAllowed(byte) }
 
     /// The names for `originals` (the server's order), all distinct and valid.
     static func map(server: String, originals: [String]) -> [String] {

@@ -6,7 +6,7 @@ enum ConfigCheck {
     /// Tool, provider, rate limit and MCP server names: `^[a-zA-Z0-9_-]{1,64}$`. They become
     /// metric labels, log fields and parts of cache keys, so they stay plain.
     static func isName(_ name: String) -> Bool {
-        (1...64).contains(name.utf8.count) && name.utf8.allSatisfy(ConfigKeyPath.isBareKeyByte)
+        ToolName.isValid(name)
     }
 
     static let nameRule = "a name must be 1 to 64 letters, digits, '_' or '-'"
