@@ -2,7 +2,7 @@ public import ToolformerProtocol
 import Synchronization
 
 /// The daemon's one result cache: a bounded LRU in memory, in front of an optional second tier
-/// (on disk; later Redis). Tool results and, opt-in, LLM responses share it.
+/// (`TieredCacheStore`: on disk, then Redis). Tool results and, opt-in, LLM responses share it.
 ///
 /// Values are kept encoded (compact JSON, deflated from `compressMinBytes`), so `maxBytes` counts
 /// what each entry really holds, and a value is the same bytes in every tier.

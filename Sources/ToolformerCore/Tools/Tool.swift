@@ -44,7 +44,7 @@ public struct ToolDefinition: Sendable, Equatable {
     }
 }
 
-/// Anything the orchestrator can run: a builtin, an exec or HTTP tool, later an MCP server's tool.
+/// Anything the orchestrator can run: a builtin, an exec or HTTP tool, an MCP server's tool.
 ///
 /// `call` must honour task cancellation promptly (that is how timeouts, `notifications/cancelled`
 /// and disconnects stop work) and leave nothing running when it returns.

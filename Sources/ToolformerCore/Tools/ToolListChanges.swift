@@ -1,7 +1,7 @@
 import Synchronization
 
 /// Tells observers when the tool set that `tools/list` shows has changed: a reload that adds,
-/// removes or redefines a tool (later, an MCP server's tools coming and going).
+/// removes or redefines a tool, or an MCP server whose tools come and go.
 ///
 /// Holds a generation counter and what the last listing looked like, so a reload that leaves
 /// every definition as it was notifies nobody. Observers run on the thread that changed the
