@@ -24,6 +24,17 @@ import ToolformerProtocol
         #expect(key.namespace == "tool:t")
     }
 
+    @Test func aKeyHoldsADigestOfTheArgumentsNotTheArguments() {
+        let big = CacheKey.tool("t", fingerprint: "f1", arguments: ["q": .string(String(repeating: "x", count: 100_000))])
+        // namespace, fingerprint and 64 hex digits, whatever the size of the arguments
+        #expect(big.text.utf8.count == "tool:t".utf8.count + 1 + 2 + 1 + 64)
+        #expect(big.text.hasSuffix(SHA256.hex(CanonicalJSON.bytes(["q": .string(String(repeating: "x", count: 100_000))]))))
+        // The same request in another key order is the same key; one character more is not.
+        #expect(CacheKey.tool("t", fingerprint: "f1", arguments: ["a": 1, "b": 2])
+            == CacheKey.tool("t", fingerprint: "f1", arguments: ["b": 2, "a": 1]))
+        #expect(big != CacheKey.tool("t", fingerprint: "f1", arguments: ["q": .string(String(repeating: "x", count: 100_001))]))
+    }
+
     @Test func toolFingerprintsAreStableAndFollowTheDefinition() throws {
         let parse = { (toml: String) throws -> ToolConfig in
             try #require(try ToolformerConfig.parse(toml: toml, file: "t.toml").tools["t"])

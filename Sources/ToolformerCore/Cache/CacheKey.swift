@@ -1,11 +1,14 @@
 public import ToolformerProtocol
 
 /// What identifies a cached result: its namespace (a tool, or an LLM provider and model), a
-/// fingerprint of the definition that produced it, and the canonical request.
+/// fingerprint of the definition that produced it, and the SHA-256 of the canonical request.
 ///
 /// A changed definition after a reload changes the fingerprint, so old results are never served
-/// for it. `text` is the whole key; `hash` is a 64-bit FNV-1a of it, for file names and shards,
-/// never trusted alone (tiers compare `text`).
+/// for it. `text` is the whole key: namespace, fingerprint and digest, so its size does not grow
+/// with the arguments (an `echo` of 1 KiB, or an LLM request with its whole conversation, would
+/// otherwise be kept twice, once as the key), and a client cannot choose a collision with another
+/// client's request. `hash` is a 64-bit FNV-1a of `text`, for file names and shards, never trusted
+/// alone (tiers compare `text`).
 public struct CacheKey: Sendable, Hashable, CustomStringConvertible {
     /// `tool:NAME` or `llm:PROVIDER`; `cache/clear` with a tool name removes that namespace.
     public let namespace: String
@@ -18,7 +21,7 @@ public struct CacheKey: Sendable, Hashable, CustomStringConvertible {
         text += "\u{1F}"
         text += fingerprint
         text += "\u{1F}"
-        text += CanonicalJSON.string(request)
+        text += SHA256.hex(CanonicalJSON.bytes(request))
         self.text = text
         hash = Fingerprint.fnv1a64(text.utf8)
     }

@@ -1,6 +1,7 @@
-/// SHA-256 (FIPS 180-4), for Redis key names: a client chooses the arguments, so a client must
-/// not be able to choose a collision either (FNV would let it poison another's cached result).
-enum SHA256 {
+/// SHA-256 (FIPS 180-4), for cache keys and Redis key names: a client chooses the arguments, so a
+/// client must not be able to choose a collision either (FNV would let it poison another's cached
+/// result).
+public enum SHA256 {
     private static let k: [UInt32] = [
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
         0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -12,7 +13,7 @@ enum SHA256 {
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
-    static func hash(_ input: some Collection<UInt8>) -> [UInt8] {
+    public static func hash(_ input: some Collection<UInt8>) -> [UInt8] {
         var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
         var message = Array(input)
         let bitLength = UInt64(message.count) * 8
@@ -46,7 +47,7 @@ enum SHA256 {
         return h.flatMap { word in [UInt8(word >> 24), UInt8(word >> 16 & 0xff), UInt8(word >> 8 & 0xff), UInt8(word & 0xff)] }
     }
 
-    static func hex(_ input: some Collection<UInt8>) -> String {
+    public static func hex(_ input: some Collection<UInt8>) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(64)
