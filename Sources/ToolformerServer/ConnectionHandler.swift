@@ -269,7 +269,23 @@ final class ConnectionHandler: ChannelInboundHandler {
             return refuse(id, method, error, context: context)
         }
 
+        let run: @Sendable (JSONObject, RequestContext) async throws(ToolformerError) -> JSONValue
         switch handler {
+        case .async(let asyncRun):
+            run = asyncRun
+        case .asyncUnlessAnsweredAtOnce(let atOnce, let asyncRun):
+            // A request that streams or reports progress wants its events: only the task gives them.
+            if params["stream"] != .bool(true) && progressToken == nil {
+                let started = ContinuousClock.now
+                let requestContext = RequestContext(
+                    id: id, method: method, peer: peer, connectionID: connectionID, logger: logger, events: .disabled(id))
+                if let answer = atOnce(params, requestContext) {
+                    write(MessageEncoder.result(id: id, answer), context: context)
+                    finished(method: method, id: id, code: 0, started: started, logger: logger)
+                    return
+                }
+            }
+            run = asyncRun
         case .immediate(let run):
             // The connection's logger as it is: cheap methods rarely log, and setting metadata
             // on every request cost a tenth of a ping. finished() adds the request's id.
@@ -290,48 +306,48 @@ final class ConnectionHandler: ChannelInboundHandler {
             finished(method: method, id: id, code: code, started: started, logger: requestLogger)
             // An MCP client: after its answer, it hears when the tool list changes.
             if method == "initialize", code == 0 { shared.state.subscribeToToolListChanges(connectionID) }
+            return
+        }
 
-        case .async(let run):
-            var requestLogger = logger
-            requestLogger[metadataKey: "request.id"] = "\(connectionID).\(id)"
-            requestLogger[metadataKey: "request.method"] = "\(method)"
-            guard inflight.count < limits.maxInflightPerConnection else {
-                return refuse(id, method, .overloaded(
-                    "too many requests in flight on this connection (max \(limits.maxInflightPerConnection))",
-                    retryAfterMs: 100), context: context)
+        var requestLogger = logger
+        requestLogger[metadataKey: "request.id"] = "\(connectionID).\(id)"
+        requestLogger[metadataKey: "request.method"] = "\(method)"
+        guard inflight.count < limits.maxInflightPerConnection else {
+            return refuse(id, method, .overloaded(
+                "too many requests in flight on this connection (max \(limits.maxInflightPerConnection))",
+                retryAfterMs: 100), context: context)
+        }
+        let channel = context.channel
+        let stream = params["stream"] == .bool(true)
+        let progress = progressToken.flatMap { ProgressReporter(method: method, params: params, token: $0) }
+        let events: EventSink
+        if stream || progress != nil {
+            events = EventSink(requestID: id, stream: stream, progress: progress) { bytes in
+                channel.writeAndFlush(channel.allocator.buffer(bytes: bytes), promise: nil)
             }
-            let channel = context.channel
-            let stream = params["stream"] == .bool(true)
-            let progress = progressToken.flatMap { ProgressReporter(method: method, params: params, token: $0) }
-            let events: EventSink
-            if stream || progress != nil {
-                events = EventSink(requestID: id, stream: stream, progress: progress) { bytes in
-                    channel.writeAndFlush(channel.allocator.buffer(bytes: bytes), promise: nil)
-                }
-            } else {
-                events = .disabled(id)
-            }
-            let requestContext = RequestContext(
-                id: id, method: method, peer: peer, connectionID: connectionID, logger: requestLogger, events: events)
-            let ref = shared.state.makeRef()
-            inflight[id] = Inflight(task: nil, cancelReason: nil, method: method, ref: ref, started: .now)
-            shared.state.requestStarted()
+        } else {
+            events = .disabled(id)
+        }
+        let requestContext = RequestContext(
+            id: id, method: method, peer: peer, connectionID: connectionID, logger: requestLogger, events: events)
+        let ref = shared.state.makeRef()
+        inflight[id] = Inflight(task: nil, cancelReason: nil, method: method, ref: ref, started: .now)
+        shared.state.requestStarted()
 
-            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-            let eventLoop = context.eventLoop
-            shared.state.track(ServerState.RequestRecord(
-                ref: ref, method: method, tool: params["name"]?.stringValue, peer: peer,
-                startedUnixMs: WallClock.unixMilliseconds(),
-                cancel: { eventLoop.execute { handler.value.cancel(id, reason: .client) } }))
-            inflight[id]?.task = Task {
-                let outcome: Result<JSONValue, ToolformerError>
-                do throws(ToolformerError) {
-                    outcome = .success(try await run(params, requestContext))
-                } catch {
-                    outcome = .failure(error)
-                }
-                eventLoop.execute { handler.value.complete(id, outcome) }
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        shared.state.track(ServerState.RequestRecord(
+            ref: ref, method: method, tool: params["name"]?.stringValue, peer: peer,
+            startedUnixMs: WallClock.unixMilliseconds(),
+            cancel: { eventLoop.execute { loopBound.value.cancel(id, reason: .client) } }))
+        inflight[id]?.task = Task {
+            let outcome: Result<JSONValue, ToolformerError>
+            do throws(ToolformerError) {
+                outcome = .success(try await run(params, requestContext))
+            } catch {
+                outcome = .failure(error)
             }
+            eventLoop.execute { loopBound.value.complete(id, outcome) }
         }
     }
 

@@ -133,6 +133,33 @@ struct CacheTests {
         #expect(((try? TestDaemon.readFile(scripted.directory + "/runs")) ?? "").split(separator: "\n").count == 2)
     }
 
+    @Test func aMemoryHitIsAnsweredAtOnceWithoutTakingAnInflightSlot() async throws {
+        let daemon = try TestDaemon(config: TestDaemon.config(
+            server: "max_inflight_per_connection = 1",
+            extra: "[tools.cached]\nkind = \"builtin\"\nbuiltin = \"echo\"\ncache_ttl_s = 600"))
+        let connection = try daemon.connect()
+        let fill = try connection.call("tools/call", ["name": "cached", "arguments": ["k": 1]])
+        #expect(fill["_meta"]?["toolformer"]?["cached"] == false)
+        // The connection's one in-flight slot is taken by a slow call...
+        try connection.sendRequest("tools/call", ["name": "sleep", "arguments": ["ms": 500]], id: 1)
+        // ...and a hit is still answered, at once, before it: it needs no task, so no slot.
+        try connection.sendRequest("tools/call", ["name": "cached", "arguments": ["k": 1]], id: 2)
+        let hit = try connection.readMessage(timeout: .seconds(10))
+        #expect(hit["id"] == 2)
+        #expect(hit["result"]?["_meta"]?["toolformer"]?["cached"] == true)
+        #expect(hit["result"]?["structuredContent"] == ["k": 1])
+        // A miss does need a slot, and there is none.
+        try connection.sendRequest("tools/call", ["name": "cached", "arguments": ["k": 2]], id: 3)
+        expectError(try connection.readMessage(timeout: .seconds(10)), code: -32002, name: "overloaded", id: 3)
+        #expect(try response(to: .int(1), on: connection).response["result"]?["isError"] == false)
+        // A hit that asks for events goes the long way and gets them.
+        let streamed = try connection.sendRequest(
+            "tools/call", ["name": "cached", "arguments": ["k": 1], "stream": true])
+        let (answer, events) = try response(to: streamed, on: connection)
+        #expect(answer["result"]?["_meta"]?["toolformer"]?["cached"] == true)
+        #expect(events.contains { $0["params"]?["type"] == "tool.finished" })
+    }
+
     @Test func theByteBudgetEvictsLeastRecentlyUsedFirst() async throws {
         // Each entry costs about 1.2 KB (the value with the pad, a key of fixed size, bookkeeping):
         // 5,000 bytes hold four, and a fifth evicts the least recently used.

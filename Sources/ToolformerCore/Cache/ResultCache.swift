@@ -60,6 +60,18 @@ public final class ResultCache: Sendable {
     }
 
     /// The value for `key`, from memory or the second tier; nil when absent or expired.
+    /// The memory tier alone, without waiting: a live entry, or nil. A miss is not counted here:
+    /// the caller goes on to ``lookup(_:)``, which counts it (and drops an expired entry).
+    public func lookupInMemory(_ key: CacheKey) -> JSONValue? {
+        let now = nowUnixMs()
+        let value: StoredValue? = state.withLock { state in
+            guard let value = state.table.get(key), value.expiresAtUnixMs > now else { return nil }
+            state.hits += 1
+            return value
+        }
+        return value.flatMap(Self.decode)
+    }
+
     public func lookup(_ key: CacheKey) async -> JSONValue? {
         let now = nowUnixMs()
         let local: StoredValue?? = state.withLock { state in

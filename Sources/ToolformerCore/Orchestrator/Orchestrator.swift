@@ -92,9 +92,9 @@ public final class Orchestrator: Sendable {
     /// Registers `tools/list`, `tools/call` and `tools/batch`.
     public func register(in table: inout MethodTable) {
         table.register("tools/list", .immediate { [self] params, _ throws(ToolformerError) in try listTools(params) })
-        table.register("tools/call", .async { [self] params, context throws(ToolformerError) in
-            try await callTool(params, context: context)
-        })
+        table.register("tools/call", .asyncUnlessAnsweredAtOnce(
+            { [self] params, context in callToolFromMemory(params, context: context) },
+            { [self] params, context throws(ToolformerError) in try await callTool(params, context: context) }))
         table.register("tools/batch", .async { [self] params, context throws(ToolformerError) in
             try await batch(params, context: context)
         })
@@ -133,6 +133,41 @@ public final class Orchestrator: Sendable {
     func listTools(_ params: JSONObject) throws(ToolformerError) -> JSONValue {
         let cursor = try ParamReader(params).optionalString("cursor")
         return try ToolListPage.page(registry.all(), cursor: cursor)
+    }
+
+    /// `tools/call` answered on the event loop from the memory tier, when the call is plainly a
+    /// hit: a known tool with a TTL, valid arguments, the default cache mode. Anything else (a miss,
+    /// a bad parameter, a lower tier to ask) is nil, and `callTool` runs in a task and answers it,
+    /// errors included. A hit here is the same answer `callTool` would give, without its task.
+    func callToolFromMemory(_ params: JSONObject, context: RequestContext) -> JSONValue? {
+        guard case .string(let name)? = params["name"], let entry = registry.entry(named: name),
+            entry.policy.cacheTTL > .zero
+        else { return nil }
+        let arguments: JSONObject
+        switch params["arguments"] {
+        case nil: arguments = [:]
+        case .object(let object)?: arguments = object
+        default: return nil
+        }
+        switch params["cache"] {
+        case nil, .string("use")?: break
+        default: return nil
+        }
+        if let timeout = params["timeoutMs"] {
+            guard case .int(let milliseconds) = timeout, milliseconds > 0 else { return nil }
+        }
+        guard (try? SchemaCheck.validate(arguments, against: entry.tool.definition.inputSchema, path: "arguments")) != nil,
+            let hit = cache.lookupInMemory(CacheKey.tool(name, fingerprint: entry.fingerprint, arguments: arguments))
+        else { return nil }
+        executor.metrics.toolCallFinished(tool: name, outcome: "cached", duration: .zero)
+        if context.logger.logLevel <= .debug {
+            // As logCall writes it for the async path, with the request's id it would carry there.
+            context.logger.debug("tool call", metadata: [
+                "request.id": "\(context.connectionID).\(context.id)", "tool.name": "\(name)", "tool.call_id": "0",
+                "tool.is_error": "false", "tool.cached": "true", "tool.attempts": "0", "duration.ms": "0",
+            ])
+        }
+        return Self.cachedResult(hit, durationMs: 0)
     }
 
     func callTool(_ params: JSONObject, context: RequestContext) async throws(ToolformerError) -> JSONValue {
