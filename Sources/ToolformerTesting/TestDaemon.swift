@@ -210,6 +210,18 @@ public final class TestDaemon: @unchecked Sendable {
         }
     }
 
+    /// Writes a program (a script) that tests then run. O_CLOEXEC is not enough for that: a
+    /// process another test forks in the moment before its exec still holds a file this process has
+    /// open for writing, and running the file then fails with ETXTBSY. So the bytes go to a
+    /// scratch file here and `cp` writes the program: its inode is never open in this process.
+    public static func writeExecutable(_ path: String, _ text: String) throws {
+        let scratch = path + ".partial"
+        try writeFile(scratch, text)
+        defer { unlink(scratch) }
+        guard try run(["/bin/cp", scratch, path]) == 0 else { throw TestDaemonError("cannot copy \(scratch) to \(path)") }
+        guard chmod(path, 0o755) == 0 else { throw TestDaemonError("cannot chmod \(path)") }
+    }
+
     public static func readFile(_ path: String) throws -> String {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw TestDaemonError("cannot read \(path)") }

@@ -30,8 +30,7 @@ struct ClusterTests {
             directory = String(cString: made)
             let script = directory + "/count.sh"
             let sleep = delay.replacingDir(directory)
-            try TestDaemon.writeFile(script, "#!/bin/sh\necho $$ >> \(directory)/pids\necho run >> \(directory)/runs\nsleep \(sleep)\ncat\n")
-            chmod(script, 0o755)
+            try TestDaemon.writeExecutable(script, "#!/bin/sh\necho $$ >> \(directory)/pids\necho run >> \(directory)/runs\nsleep \(sleep)\ncat\n")
             let config = TestDaemon.config(extra: """
                 [cluster]
                 redis_url = "\(self.redis.url)"

@@ -24,8 +24,7 @@ struct ToolKindTests {
             var extra = extra + "\n"
             for (name, script) in scripts.sorted(by: { $0.key < $1.key }) {
                 let path = directory + "/\(name).sh"
-                try TestDaemon.writeFile(path, "#!/bin/sh\n" + script.body.replacingDir(directory) + "\n")
-                chmod(path, 0o755)
+                try TestDaemon.writeExecutable(path, "#!/bin/sh\n" + script.body.replacingDir(directory) + "\n")
                 extra += "\n[tools.\(name)]\nkind = \"exec\"\nargv = [\"\(path)\"]\n\(script.toml)\n"
             }
             daemon = try TestDaemon(config: TestDaemon.config(extra: extra), environment: environment)

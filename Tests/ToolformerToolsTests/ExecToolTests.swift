@@ -364,10 +364,7 @@ private struct ExecScratch {
     /// Writes an executable /bin/sh script and returns its path.
     func script(_ name: String, _ body: String) throws -> String {
         let file = path + "/" + name
-        // O_CLOEXEC: a process another test forks meanwhile must not inherit the file open for
-        // writing, or running it fails with ETXTBSY.
-        try TestDaemon.writeFile(file, "#!/bin/sh\n" + body + "\n")
-        guard chmod(file, 0o755) == 0 else { throw POSIXError(.EPERM) }
+        try TestDaemon.writeExecutable(file, "#!/bin/sh\n" + body + "\n")
         return file
     }
 
