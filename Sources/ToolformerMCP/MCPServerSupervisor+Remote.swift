@@ -15,28 +15,9 @@ extension MCPServerSupervisor {
             url: remote.url, headers: remote.headers, http: http, requestTimeout: requestTimeout, logger: sdkLogger)
         let client = Client(name: "toolformerd", version: "1")
         logger.info("MCP server session starting")
-        let reason = await withTaskGroup(of: String?.self) { group in
-            group.addTask { await self.converse(client: client, transport: transport) }
-            group.addTask {
-                for await failure in transport.failures { return failure }
-                return nil
-            }
-            group.addTask {
-                await self.stopLatch.wait()
-                return Task.isCancelled ? nil : "stopped"
-            }
-            defer { group.cancelAll() }
-            for await ending in group {
-                if let ending { return ending }
-            }
-            return "stopped"
+        return await runSession(client: client, transport: transport) {
+            for await failure in transport.failures { return failure }
+            return nil
         }
-        update {
-            $0.client = nil
-            $0.phase = .backoff
-            $0.lastError = reason
-        }
-        await client.disconnect()
-        return reason
     }
 }

@@ -75,29 +75,11 @@ extension MCPServerSupervisor {
                         stderrEnded.fire()
                         return nil
                     }
-                    let reason = await withTaskGroup(of: String?.self) { session in
-                        session.addTask {
-                            await Self.readMessages(execution.standardOutput, into: transport)
-                        }
-                        session.addTask { await self.converse(client: client, transport: transport) }
-                        session.addTask {
-                            await self.stopLatch.wait()
-                            return Task.isCancelled ? nil : "stopped"
-                        }
-                        defer { session.cancelAll() }
-                        for await ending in session {
-                            if let ending { return ending }
-                        }
-                        return "stopped"
+                    // Disconnecting at its end closes the server's stdin: as MCP asks, a server gets
+                    // the chance to exit on its own first.
+                    let reason = await runSession(client: client, transport: transport) {
+                        await Self.readMessages(execution.standardOutput, into: transport)
                     }
-                    update {
-                        $0.client = nil
-                        $0.phase = .backoff
-                        $0.lastError = reason
-                    }
-                    // Fails calls still waiting for an answer that will never come, and closes
-                    // its stdin: as MCP asks, a server gets the chance to exit on its own first.
-                    await client.disconnect()
                     // (Only when stopping: a server that stopped answering is not waited for.)
                     if stopLatch.isFired && !Task.isCancelled { await Self.wait(for: stderrEnded, atMost: grace) }
                     await execution.teardown(using: teardown)

@@ -165,6 +165,34 @@ public final class MCPServerSupervisor: Sendable {
 
     func update(_ body: (inout State) -> Void) { state.withLock { body(&$0) } }
 
+    /// One session, on either transport: the conversation, `watch` (what sees this transport end:
+    /// the server's stdout closing, the HTTP client failing) and a stop race; the first to end
+    /// gives the reason. Then the server is marked as backing off with it, and the client is
+    /// disconnected, which fails calls still waiting for an answer that will never come (and, on
+    /// stdio, closes the server's stdin). Returns the reason.
+    func runSession(client: Client, transport: any Transport, watch: @escaping @Sendable () async -> String?) async -> String {
+        let reason = await withTaskGroup(of: String?.self) { session in
+            session.addTask(operation: watch)
+            session.addTask { await self.converse(client: client, transport: transport) }
+            session.addTask {
+                await self.stopLatch.wait()
+                return Task.isCancelled ? nil : "stopped"
+            }
+            defer { session.cancelAll() }
+            for await ending in session {
+                if let ending { return ending }
+            }
+            return "stopped"
+        }
+        update {
+            $0.client = nil
+            $0.phase = .backoff
+            $0.lastError = reason
+        }
+        await client.disconnect()
+        return reason
+    }
+
     /// Initializes `client` over `transport`, lists the tools and keeps the session alive with
     /// pings until it fails; returns why. Called inside the process's life.
     func converse(client: Client, transport: any Transport) async -> String {
