@@ -101,14 +101,17 @@ struct RacingTests {
             echo $$ > DIR/pid-hung
             sleep 30
             """
-        let scripted = try ToolKindTests.ScriptedDaemon(scripts: ["hangs": (body, "idempotent = true\nhedge_after_ms = 150\ntimeout_ms = 20000")])
+        // A second is long enough that the first attempt's process has started before the hedge's
+        // even on a loaded machine (with 150 ms, a late first spawn once let the hedge's process
+        // hang and the first attempt answer).
+        let scripted = try ToolKindTests.ScriptedDaemon(scripts: ["hangs": (body, "idempotent = true\nhedge_after_ms = 1000\ntimeout_ms = 20000")])
         let connection = try scripted.daemon.connect()
         let started = ContinuousClock.now
         let result = try connection.call("tools/call", ["name": "hangs", "arguments": [:]])
         let elapsed = ContinuousClock.now - started
         #expect(result["isError"] == false)
         #expect(result["structuredContent"] == ["from": "hedge"])
-        #expect(elapsed >= .milliseconds(150))
+        #expect(elapsed >= .milliseconds(1000))
         #expect(elapsed < .seconds(5), "the hedge took \(elapsed)")
         print("hedged call answered in \(elapsed)")
         let hung = try #require(pid(scripted, "hung"))
