@@ -24,7 +24,8 @@ struct OrchestratorTests {
         #expect(results.count == 200)
         #expect(results.allSatisfy { $0["isError"] == false && $0["structuredContent"]?["sleptMs"] == 100 })
         #expect(elapsed >= .milliseconds(100))
-        #expect(elapsed < .seconds(1), "200 × 100 ms took \(elapsed)")
+        // One after another they would take 20 s; the room is for a loaded two-core machine.
+        #expect(elapsed < .seconds(5), "200 × 100 ms took \(elapsed)")
     }
 
     @Test func aPerToolCapRunsSixCallsInThreeWaves() async throws {

@@ -53,7 +53,7 @@ struct ToolCallTests {
             #expect(error.name == "timeout")
             #expect(error.retryable)
         }
-        #expect(ContinuousClock.now - started < .seconds(2))
+        #expect(ContinuousClock.now - started < .seconds(4))  // well before the 5 s sleep
         #expect(try connection.call("daemon/status")["inflight"] == 0)
     }
 
