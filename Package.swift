@@ -264,7 +264,7 @@ let package = Package(
         .testTarget(name: "ToolformerProtocolTests", dependencies: ["ToolformerProtocol"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ToolformerCoreTests",
-            dependencies: ["ToolformerCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ToolformerCore", "ToolformerTesting", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

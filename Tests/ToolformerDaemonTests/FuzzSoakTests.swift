@@ -130,19 +130,6 @@ enum ProcessInfoSeed {
     static func environment(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
 }
 
-/// SplitMix64: small, fast, and the same sequence for the same seed everywhere.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// One connection's worth of hostile lines, and the bookkeeping of what must come back.
 struct HostileSession {
     struct Outcome {
@@ -156,7 +143,7 @@ struct HostileSession {
 
     let connection: ToolformerConnection
     let tag: String
-    var random: SeededRandom
+    var random: SplitMix64
     var expectedIDs: Set<String> = []
     var expectedNullAnswers = 0
     var counter = 0
@@ -164,7 +151,7 @@ struct HostileSession {
     init(connection: ToolformerConnection, tag: String, seed: UInt64) {
         self.connection = connection
         self.tag = tag
-        random = SeededRandom(seed: seed)
+        random = SplitMix64(seed: seed)
     }
 
     /// Every method with its parameters, so that each gets values of every wrong type.
@@ -393,13 +380,13 @@ struct Soak {
     /// Each connection waits up to this long (at random) between its rounds, so that the suite's
     /// soak loads the daemon without starving the tests beside it; 0 drives it flat out.
     let pace: Duration
-    var random: SeededRandom
+    var random: SplitMix64
 
     init(socketPath: String, connections: Int, pace: Duration, seed: UInt64) {
         self.socketPath = socketPath
         self.connections = connections
         self.pace = pace
-        random = SeededRandom(seed: seed)
+        random = SplitMix64(seed: seed)
     }
 
     mutating func run(seconds: Double, watchdog: NotifyListener) throws -> Round {
