@@ -140,34 +140,22 @@ public final class Orchestrator: Sendable {
     /// a bad parameter, a lower tier to ask) is nil, and `callTool` runs in a task and answers it,
     /// errors included. A hit here is the same answer `callTool` would give, without its task.
     func callToolFromMemory(_ params: JSONObject, context: RequestContext) -> JSONValue? {
-        guard case .string(let name)? = params["name"], let entry = registry.entry(named: name),
-            entry.policy.cacheTTL > .zero
+        // The same checks as callTool's, so a request either path answers is answered alike.
+        let reader = ParamReader(params)
+        guard let deadline = try? requestDeadline(reader),
+            let call = try? prepare(reader, field: "", callID: "0", deadline: deadline, context: context),
+            call.cacheMode == .use, call.entry.policy.cacheTTL > .zero,
+            let hit = cache.lookupInMemory(CacheKey.tool(call.name, fingerprint: call.entry.fingerprint, arguments: call.arguments))
         else { return nil }
-        let arguments: JSONObject
-        switch params["arguments"] {
-        case nil: arguments = [:]
-        case .object(let object)?: arguments = object
-        default: return nil
-        }
-        switch params["cache"] {
-        case nil, .string("use")?: break
-        default: return nil
-        }
-        if let timeout = params["timeoutMs"] {
-            guard case .int(let milliseconds) = timeout, milliseconds > 0 else { return nil }
-        }
-        guard (try? SchemaCheck.validate(arguments, against: entry.tool.definition.inputSchema, path: "arguments")) != nil,
-            let hit = cache.lookupInMemory(CacheKey.tool(name, fingerprint: entry.fingerprint, arguments: arguments))
-        else { return nil }
-        executor.metrics.toolCallFinished(tool: name, outcome: "cached", duration: .zero)
+        executor.metrics.toolCallFinished(tool: call.name, outcome: "cached", duration: .zero)
+        let result = Self.cachedResult(hit, durationMs: 0)
         if context.logger.logLevel <= .debug {
-            // As logCall writes it for the async path, with the request's id it would carry there.
-            context.logger.debug("tool call", metadata: [
-                "request.id": "\(context.connectionID).\(context.id)", "tool.name": "\(name)", "tool.call_id": "0",
-                "tool.is_error": "false", "tool.cached": "true", "tool.attempts": "0", "duration.ms": "0",
-            ])
+            // With the request's id, which the async path's logger carries.
+            var logger = context.logger
+            logger[metadataKey: "request.id"] = "\(context.connectionID).\(context.id)"
+            Self.logCall(call, .result(result), logger: logger)
         }
-        return Self.cachedResult(hit, durationMs: 0)
+        return result
     }
 
     func callTool(_ params: JSONObject, context: RequestContext) async throws(ToolformerError) -> JSONValue {
