@@ -93,11 +93,15 @@ struct LifecycleTests {
         let daemon = try TestDaemon()
         let connection = try daemon.connect()
         let other = try daemon.connect()
-        try connection.sendRequest("tools/call", ["name": "sleep", "arguments": ["ms": 600]], id: .int(1))
+        try connection.sendRequest("tools/call", ["name": "sleep", "arguments": ["ms": 1500]], id: .int(1))
         for id in 10..<30 {
-            try other.sendRequest("tools/call", ["name": "sleep", "arguments": ["ms": 300]], id: .int(Int64(id)))
+            try other.sendRequest("tools/call", ["name": "sleep", "arguments": ["ms": 1000]], id: .int(Int64(id)))
         }
-        usleep(100_000)
+        // All 21 accepted (in flight) before the signal: a request the daemon had not read yet
+        // would rightly be refused with -32006, which a loaded machine once made happen.
+        let observer = try daemon.connect()
+        try waitUntil(timeout: .seconds(5)) { try observer.call("daemon/status")["inflight"] == 21 }
+        observer.close()
         daemon.signal(SIGTERM)
         usleep(100_000)
         // New requests on an open connection are refused while the drain runs.
