@@ -46,7 +46,7 @@ struct Status: ParsableCommand {
             let hits = int(cache["hits"])
             let misses = int(cache["misses"])
             rows.append(["hit rate", "\(Format.percent(hits, of: hits + misses) ?? "n/a") (\(Format.count(hits, "hit")), \(Format.count(misses, "miss", plural: "misses")))"])
-            rows.append(["evicted", "\(int(cache["evictions"])), expired \(int(cache["expired"])), shared in flight \(int(cache["sharedInFlight"]))"])
+            rows.append(["evicted", "\(int(cache["evictions"])), expired \(int(cache["expired"])), shared in flight \(int(cache["sharedInFlight"])), joined \(int(cache["sharedJoins"]))"])
             if let disk = cache["disk"]?.objectValue {
                 rows.append(["disk", disk.map { "\($0.key) \(Format.number($0.value))" }.joined(separator: ", ")])
             }

@@ -112,7 +112,12 @@ struct CacheTests {
         try first.sendRequest("tools/call", ["name": "count", "arguments": ["k": 1]], id: 1)
         try waitUntil(timeout: .seconds(5)) { runs(scripted) == 1 }
         try second.sendRequest("tools/call", ["name": "count", "arguments": ["k": 1]], id: 1)
-        usleep(50_000)
+        // Cancel only once the second call has joined the run: before that, the first caller is
+        // rightly the run's last member, and cancelling it stops the run.
+        let observer = try scripted.daemon.connect()
+        try waitUntil(timeout: .seconds(5)) {
+            (try? observer.call("daemon/status"))?["cache"]?["sharedJoins"] == 1
+        }
         try first.sendNotification("notifications/cancelled", ["requestId": 1])
         expectError(try first.readMessage(timeout: .seconds(5)), code: -32800, name: "cancelled", id: 1)
         let served = try second.readMessage(timeout: .seconds(5))

@@ -8,6 +8,7 @@ import Synchronization
 /// cancel it for the others. Each flight counts its waiters; the last one to leave cancels it.
 public final class SingleFlight: Sendable {
     private let flights = Mutex<[CacheKey: Flight]>([:])
+    private let joins = Atomic<Int>(0)
 
     public init() {}
 
@@ -27,7 +28,9 @@ public final class SingleFlight: Sendable {
             flights[key] = flight
             return (flight, flight.join(events, callID: callID)!, false)
         }
-        if !joined {
+        if joined {
+            joins.add(1, ordering: .relaxed)
+        } else {
             flight.start { [self] in
                 let outcome = await work(flight.fanout)
                 flights.withLock { flights in
@@ -41,6 +44,9 @@ public final class SingleFlight: Sendable {
 
     /// Identical calls running now.
     public var count: Int { flights.withLock { $0.count } }
+
+    /// Calls that joined another's run since start-up (each one a run saved).
+    public var joinCount: Int { joins.load(ordering: .relaxed) }
 }
 
 private final class Flight: Sendable {

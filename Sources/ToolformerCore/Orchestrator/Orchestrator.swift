@@ -123,6 +123,7 @@ public final class Orchestrator: Sendable {
         for (key, value) in executor.status().pairs { status[key] = value }
         var cacheStatus = cache.status()
         cacheStatus["sharedInFlight"] = .int(Int64(flights.count))
+        cacheStatus["sharedJoins"] = .int(Int64(flights.joinCount))
         status["cache"] = .object(cacheStatus)
         if let providers { status["providers"] = .object(providers.status()) }
         return status
