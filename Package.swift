@@ -248,6 +248,12 @@ let package = Package(
             dependencies: [.product(name: "MCP", package: "swift-sdk")],
             swiftSettings: swiftSettings
         ),
+        // The trait the end-to-end test suites share: a thread of their own and a slot of the machine.
+        .target(
+            name: "ToolformerTestTraits",
+            dependencies: ["ToolformerTesting"],
+            swiftSettings: swiftSettings
+        ),
         // Shared by tests and the benchmark: the real daemon on a temporary socket, a notify listener.
         .target(
             name: "ToolformerTesting",
@@ -300,7 +306,7 @@ let package = Package(
         .testTarget(
             name: "ToolformerRedisTests",
             dependencies: [
-                "ToolformerRedis", "ToolformerCore", "ToolformerProtocol", "ToolformerTesting",
+                "ToolformerRedis", "ToolformerCore", "ToolformerProtocol", "ToolformerTesting", "ToolformerTestTraits",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -339,7 +345,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ToolformerDaemonTests",
-            dependencies: ["ToolformerProtocol", "ToolformerClient", "ToolformerTesting"],
+            dependencies: ["ToolformerProtocol", "ToolformerClient", "ToolformerTesting", "ToolformerTestTraits"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -2,6 +2,7 @@ import Synchronization
 import Testing
 import ToolformerClient
 import ToolformerProtocol
+import ToolformerTestTraits
 import ToolformerTesting
 
 #if canImport(Glibc)

@@ -4,6 +4,7 @@ import Glibc
 #endif
 import ToolformerClient
 import ToolformerProtocol
+import ToolformerTestTraits
 import ToolformerTesting
 
 /// The real `toolformerctl` against the real daemon: each subcommand's human and JSON output, and

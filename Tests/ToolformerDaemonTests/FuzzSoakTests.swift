@@ -5,15 +5,17 @@ import Glibc
 #endif
 import ToolformerClient
 import ToolformerProtocol
+import ToolformerTestTraits
 import ToolformerTesting
 
 /// Hostile input over real sockets, and many connections held for a while: the daemon answers
-/// every request exactly once, survives, and gives back what it took.
-@Suite(.timeLimit(.minutes(3)), .ownThread)
+/// every request exactly once, survives, and gives back what it took. The fuzz and the soak load
+/// the machine on purpose, so each runs with no other daemon test beside it.
+@Suite(.timeLimit(.minutes(3)))
 struct FuzzSoakTests {
     /// Thousands of hostile lines over several connections: every line that must be answered is
     /// answered once (requests by their id, unreadable lines with id null), and the daemon serves on.
-    @Test func hostileLinesAreEachAnsweredAndTheDaemonServesOn() async throws {
+    @Test(.ownThread(alone: true)) func hostileLinesAreEachAnsweredAndTheDaemonServesOn() async throws {
         let daemon = try TestDaemon(config: TestDaemon.config(
             server: "max_line_bytes = 4096",
             extra: "[orchestrator]\nmax_request_ms = 2000"))
@@ -44,7 +46,7 @@ struct FuzzSoakTests {
 
     /// The libFuzzer target's checks, built as a replayer, pass the seed corpus (`.ci/fuzz` runs the
     /// fuzzer itself from the same seeds).
-    @Test func theFuzzTargetPassesItsSeedCorpus() async throws {
+    @Test(.ownThread) func theFuzzTargetPassesItsSeedCorpus() async throws {
         let corpus = String(#filePath.split(separator: "/").dropLast(2).joined(separator: "/"))
         let directory = "/" + corpus + "/FuzzCorpus"
         guard let listing = opendir(directory) else { throw TestDaemonError("no \(directory)") }
@@ -61,7 +63,7 @@ struct FuzzSoakTests {
     /// 500 connections with pipelined requests, some dropped mid-request, in two equal rounds: the
     /// second round must not take more file descriptors, threads or memory than the first left,
     /// and the watchdog must keep pinging throughout.
-    @Test func fiveHundredConnectionsWithDropsLeakNothingAndTheWatchdogKeepsPinging() async throws {
+    @Test(.ownThread(alone: true)) func fiveHundredConnectionsWithDropsLeakNothingAndTheWatchdogKeepsPinging() async throws {
         let listener = try NotifyListener()
         defer { listener.close() }
         let daemon = try TestDaemon(

@@ -4,6 +4,7 @@ import Glibc
 #endif
 import ToolformerClient
 import ToolformerProtocol
+import ToolformerTestTraits
 import ToolformerTesting
 
 /// Bounded resources: connections per uid, the queue of waiting tool calls, result sizes, and

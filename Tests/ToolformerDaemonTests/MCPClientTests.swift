@@ -1,5 +1,6 @@
 import Testing
 import ToolformerProtocol
+import ToolformerTestTraits
 import ToolformerTesting
 
 #if canImport(Glibc)

@@ -1,6 +1,7 @@
 import Testing
 import ToolformerClient
 import ToolformerProtocol
+import ToolformerTestTraits
 import ToolformerTesting
 
 /// toolformerd as an MCP server, over its socket: version negotiation, `tools/list` cursors,

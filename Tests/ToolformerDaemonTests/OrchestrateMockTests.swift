@@ -1,6 +1,7 @@
 import Testing
 import ToolformerClient
 import ToolformerProtocol
+import ToolformerTestTraits
 import ToolformerTesting
 
 /// `orchestrate` with the offline mock provider, over the socket.

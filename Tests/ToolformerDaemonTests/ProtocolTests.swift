@@ -1,6 +1,8 @@
+import Synchronization
 import Testing
 import ToolformerClient
 import ToolformerProtocol
+import ToolformerTestTraits
 import ToolformerTesting
 
 /// Every rule of the protocol document, against the real daemon over its socket.
@@ -225,5 +227,36 @@ struct ProtocolTests {
     /// The trait the end-to-end suites rely on really moves a test off the cooperative pool.
     @Test func aBlockingTestRunsOnAThreadOfItsOwn() async {
         #expect(ThreadTaskExecutor.isCurrentThreadAnExecutor)
+    }
+
+    /// The slots behind it admit in arrival order: a test that wants them all is not overtaken by
+    /// later tests that want one, and gets in once those before it are done.
+    @Test func slotsAdmitInOrderAndAWholeMachineWaiterIsNotOvertaken() async throws {
+        let load = TestLoad(capacity: 3)
+        final class Order: Sendable { let names = Mutex<[String]>([]) }
+        let order = Order()
+        await load.acquire(1)
+        await load.acquire(1)
+        let alone = Task {
+            await load.acquire(3)
+            order.names.withLock { $0.append("alone") }
+            load.release(3)
+        }
+        while load.waitingCount < 1 { try await Task.sleep(for: .milliseconds(1)) }
+        let later = Task {
+            await load.acquire(1)
+            order.names.withLock { $0.append("later") }
+            load.release(1)
+        }
+        while load.waitingCount < 2 { try await Task.sleep(for: .milliseconds(1)) }
+        // One slot is free, but the waiter before "later" wants three.
+        #expect(load.available == 1)
+        #expect(order.names.withLock { $0 }.isEmpty)
+        load.release(1)
+        load.release(1)
+        await alone.value
+        await later.value
+        #expect(order.names.withLock { $0 } == ["alone", "later"])
+        #expect(load.available == 3)
     }
 }

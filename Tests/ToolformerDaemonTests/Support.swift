@@ -4,6 +4,7 @@ import Glibc
 #endif
 import ToolformerClient
 import ToolformerProtocol
+import ToolformerTestTraits
 import ToolformerTesting
 
 /// Reads messages until the response to `id`, returning it and what came before.
@@ -75,25 +76,3 @@ func rpcError(
     }
 }
 
-/// Runs each test of a suite on a thread of its own: these tests block on sockets, and must not
-/// hold the cooperative pool's few threads that async tests and in-process servers need.
-struct OwnThread: SuiteTrait, TestTrait, TestScoping {
-    var isRecursive: Bool { true }
-
-    func provideScope(
-        for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
-    ) async throws {
-        guard testCase != nil else { return try await function() }
-        let executor = ThreadTaskExecutor(name: "tf-test")
-        defer { executor.shutdown() }
-        // An unstructured task with the preference, awaited at once: in this toolchain a
-        // withTaskExecutorPreference closure does not leave the calling thread.
-        try await withoutActuallyEscaping(function) { body in
-            try await Task(executorPreference: executor) { try await body() }.value
-        }
-    }
-}
-
-extension Trait where Self == OwnThread {
-    static var ownThread: OwnThread { OwnThread() }
-}

@@ -1,6 +1,7 @@
 import Testing
 import ToolformerClient
 import ToolformerProtocol
+import ToolformerTestTraits
 import ToolformerTesting
 
 /// tools/list and tools/call as the protocol shapes them, over the socket.

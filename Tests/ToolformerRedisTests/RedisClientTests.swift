@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import Testing
 import ToolformerCore
+import ToolformerTestTraits
 import ToolformerTesting
 @testable import ToolformerRedis
 
