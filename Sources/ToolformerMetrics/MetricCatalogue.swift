@@ -51,6 +51,8 @@ enum MetricCatalogue {
         "cache_bytes", .gauge, "Bytes the memory tier of the result cache holds, bookkeeping included.")
     static let cacheCompressedBytes = Family(
         "cache_compressed_bytes", .gauge, "Bytes of result cache entries kept deflated.")
+    static let cacheSharedJoins = Family(
+        "cache_shared_joins_total", .counter, "Tool calls that joined an identical call's run instead of running the tool.")
     static let providerRequests = Family(
         "provider_requests_total", .counter, "Requests sent to an LLM provider.")
     static let providerFailures = Family(
@@ -61,6 +63,11 @@ enum MetricCatalogue {
         "http_requests_total", .counter, "Requests started on the shared HTTP client.")
     static let connectionsOpen = Family("connections_open", .gauge, "Client connections open on the socket.")
     static let requestsInflight = Family("requests_inflight", .gauge, "Requests being served.")
+    static let slowReadersDropped = Family(
+        "slow_readers_dropped_total", .counter,
+        "Connections closed because their client left answers unread past server.slow_reader_timeout_ms.")
+    static let overloadRefusals = Family(
+        "overload_refusals_total", .counter, "Tool calls refused as overloaded because orchestrator.max_queued calls already waited.")
     static let queueRunning = Family(
         "queue_running", .gauge, "Tool executions holding a slot of a concurrency cap (global or a tool's).")
     static let queueQueued = Family(
@@ -84,9 +91,9 @@ enum MetricCatalogue {
     static let all: [Family] = [
         requests, requestDuration, toolCalls, toolCallDuration, toolRetries,
         rateLimitWaits, rateLimitWait, rateLimitRejections,
-        cacheHits, cacheMisses, cacheEvictions, cacheEntries, cacheBytes, cacheCompressedBytes,
+        cacheHits, cacheMisses, cacheEvictions, cacheEntries, cacheBytes, cacheCompressedBytes, cacheSharedJoins,
         providerRequests, providerFailures, providerTokens, httpRequests,
-        connectionsOpen, requestsInflight, queueRunning, queueQueued, rateLimitLevel,
+        connectionsOpen, requestsInflight, slowReadersDropped, overloadRefusals, queueRunning, queueQueued, rateLimitLevel,
         clusterUp, clusterRTT, clusterSharedHits, clusterLeaseWaits, clusterFallbacks, clusterDegradations,
         uptime, buildInfo,
     ]

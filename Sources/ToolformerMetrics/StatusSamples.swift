@@ -18,6 +18,7 @@ enum StatusSamples {
             add(MetricCatalogue.cacheEntries, [], cache["entries"])
             add(MetricCatalogue.cacheBytes, [], cache["bytes"])
             add(MetricCatalogue.cacheCompressedBytes, [], cache["compressedBytes"])
+            add(MetricCatalogue.cacheSharedJoins, [], cache["sharedJoins"])
         }
         for (name, provider) in sortedObjects(status["providers"]) {
             let labels = [("provider", name)]
@@ -29,6 +30,8 @@ enum StatusSamples {
         add(MetricCatalogue.httpRequests, [], status["pools"]?["http"]?["requests"])
         add(MetricCatalogue.connectionsOpen, [], status["connections"])
         add(MetricCatalogue.requestsInflight, [], status["inflight"])
+        add(MetricCatalogue.slowReadersDropped, [], status["slowReadersDropped"])
+        add(MetricCatalogue.overloadRefusals, [], status["overloadRefusals"])
         for (name, queue) in sortedObjects(status["queues"]) {
             add(MetricCatalogue.queueRunning, [("queue", name)], queue["running"])
             add(MetricCatalogue.queueQueued, [("queue", name)], queue["queued"])

@@ -17,6 +17,7 @@ func sampleStatus(
     ]
     return [
         "version": "9.8.7", "pid": 4242, "uptimeMs": 5120, "connections": 2, "inflight": 1, "draining": false,
+        "slowReadersDropped": 4, "overloadRefusals": 6,
         "connectionList": [["id": 1, "peerUid": 1000, "peerPid": 5150]], "tools": 5, "inflightByTool": ["sleep": 1],
         "queues": [
             "global": ["limit": 512, "running": 1, "queued": 0],
@@ -29,6 +30,7 @@ func sampleStatus(
         "cache": [
             "entries": 4, "bytes": 9000, "maxEntries": 100_000, "maxBytes": 268_435_456, "hits": .int(hits), "misses": 5,
             "evictions": 2, "expired": 1, "compressedEntries": 1, "compressedBytes": 812, "tierHits": 0, "sharedInFlight": 0,
+            "sharedJoins": 19,
         ],
         "providers": .object(providers ?? defaultProviders),
         "pools": ["http": ["requests": 31, "responded": 30, "failed": 1, "cancelled": 0, "inFlight": 0]],
@@ -58,7 +60,8 @@ func parse(_ text: String) throws -> PrometheusText {
             "cache_misses_total": "counter", "cache_evictions_total": "counter", "cache_entries": "gauge",
             "cache_bytes": "gauge", "cache_compressed_bytes": "gauge", "provider_requests_total": "counter",
             "provider_failures_total": "counter", "provider_tokens_total": "counter", "http_requests_total": "counter",
-            "connections_open": "gauge", "requests_inflight": "gauge", "queue_running": "gauge", "queue_queued": "gauge",
+            "connections_open": "gauge", "requests_inflight": "gauge", "slow_readers_dropped_total": "counter",
+            "overload_refusals_total": "counter", "cache_shared_joins_total": "counter", "queue_running": "gauge", "queue_queued": "gauge",
             "ratelimit_level": "gauge", "uptime_seconds": "gauge", "build_info": "gauge",
             "cluster_shared": "gauge", "cluster_rtt_seconds": "gauge", "cluster_shared_hits_total": "counter",
             "cluster_lease_waits_total": "counter", "cluster_fallbacks_total": "counter",
@@ -155,6 +158,9 @@ func parse(_ text: String) throws -> PrometheusText {
         #expect(parsed.value("toolformer_http_requests_total") == 31)
         #expect(parsed.value("toolformer_connections_open") == 2)
         #expect(parsed.value("toolformer_requests_inflight") == 1)
+        #expect(parsed.value("toolformer_slow_readers_dropped_total") == 4)
+        #expect(parsed.value("toolformer_overload_refusals_total") == 6)
+        #expect(parsed.value("toolformer_cache_shared_joins_total") == 19)
         #expect(parsed.value("toolformer_queue_running", ["queue": "global"]) == 1)
         #expect(parsed.value("toolformer_queue_queued", ["queue": "global"]) == 0)
         #expect(parsed.value("toolformer_queue_running", ["queue": "weather"]) == 8)
@@ -307,7 +313,7 @@ func parse(_ text: String) throws -> PrometheusText {
         }
         #expect(status == 0, "prometheus_client refused the exposition:\n\(output)")
         let lines = output.split(separator: "\n").map(String.init)
-        #expect(lines.contains("FAMILIES 31"), "\(output)")
+        #expect(lines.contains("FAMILIES 34"), "\(output)")
         #expect(lines.contains("PING 1.0"), "\(output)")
         #expect(lines.contains("TOKENS 12000000.0"), "\(output)")
         #expect(lines.contains("LEVEL -2.5"), "\(output)")
