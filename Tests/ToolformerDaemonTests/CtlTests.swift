@@ -301,17 +301,17 @@ struct CtlTests {
         #expect(lines[1]["structuredContent"]?["unixMs"]?.intValue != nil)
 
         // {"calls": [...]} with its own maxConcurrency; the flag overrides it.
-        // Sleeps of a second, so that one after another (2 s) and side by side (1 s and the
+        // Sleeps of two seconds, so that one after another (4 s) and side by side (2 s and the
         // client's start) are told apart even on a loaded machine.
-        let object = #"{"calls":[{"name":"sleep","arguments":{"ms":1000}},{"name":"sleep","arguments":{"ms":1000}}],"maxConcurrency":1}"#
+        let object = #"{"calls":[{"name":"sleep","arguments":{"ms":2000}},{"name":"sleep","arguments":{"ms":2000}}],"maxConcurrency":1}"#
         let serialStarted = ContinuousClock.now
         let serial = try ctl(daemon, ["batch", "-"], stdin: object)
-        #expect(ContinuousClock.now - serialStarted >= .milliseconds(2000))
+        #expect(ContinuousClock.now - serialStarted >= .milliseconds(4000))
         #expect(serial.status == 0, "\(serial)")
         #expect(serial.lines.last?.hasPrefix("2 calls: 2 ok (0 cached), 0 failed, ") == true, "\(serial)")
         let started = ContinuousClock.now
         #expect(try ctl(daemon, ["batch", "-", "--max-concurrency", "2"], stdin: object).status == 0)
-        #expect(ContinuousClock.now - started < .milliseconds(1900))
+        #expect(ContinuousClock.now - started < .milliseconds(3800))
 
         // The live display: one line rewritten with \r, then the table.
         let live = try ctl(daemon, ["batch", file, "--progress"])

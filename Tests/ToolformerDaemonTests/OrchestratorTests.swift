@@ -55,7 +55,7 @@ struct OrchestratorTests {
         #expect(peak <= 2)
         #expect(sawQueue)
         #expect(elapsed >= .milliseconds(450), "three waves of 150 ms took \(elapsed)")
-        #expect(elapsed < .seconds(3))
+        #expect(elapsed < .seconds(10))
         // Each call's duration includes its wait, so sorted they come in pairs, each pair at least a
         // wave (150 ms, less a little timer slack) after the one before.
         let durations = results.compactMap { $0["_meta"]?["toolformer"]?["durationMs"]?.intValue }.sorted()
@@ -71,7 +71,7 @@ struct OrchestratorTests {
         let elapsed = ContinuousClock.now - started
         #expect(results.count == 6)
         #expect(elapsed >= .milliseconds(450), "three waves of 150 ms took \(elapsed)")
-        #expect(elapsed < .seconds(3))
+        #expect(elapsed < .seconds(10))
     }
 
     @Test func aBatchCapLimitsOnlyThatBatch() async throws {
@@ -85,15 +85,15 @@ struct OrchestratorTests {
     @Test func oneClientsBigBatchDoesNotStarveAnotherClientsCall() async throws {
         let daemon = try TestDaemon(config: TestDaemon.config(extra: "[orchestrator]\nmax_concurrency = 4\n"))
         let batcher = try daemon.connect()
-        _ = try batcher.sendRequest("tools/batch", ["calls": sleeps(800, ms: 50)])
+        _ = try batcher.sendRequest("tools/batch", ["calls": sleeps(800, ms: 100)])
         usleep(100_000)
-        // 800 × 50 ms at 4 at a time is 10 s of queue; a fair scheduler serves this call next
-        // (within one wave, plus whatever a loaded machine adds).
+        // 800 × 100 ms at 4 at a time is 20 s of queue; a fair scheduler serves this call next
+        // (within one wave, plus whatever a loaded machine adds: a CI run saw 3.3 s).
         let other = try daemon.connect()
         let started = ContinuousClock.now
-        let result = try other.call("tools/call", ["name": "echo", "arguments": ["x": 1]])
+        let result = try other.call("tools/call", ["name": "echo", "arguments": ["x": 1]], timeout: .seconds(30))
         #expect(result["isError"] == false)
-        #expect(ContinuousClock.now - started < .seconds(3))
+        #expect(ContinuousClock.now - started < .seconds(8))
     }
 
     @Test func rateLimitsSpaceCallsAndRefuseOverlongWaits() async throws {

@@ -29,11 +29,11 @@ struct RacingTests {
     @Test func firstReturnsTheFastestAndKillsTheRest() async throws {
         // Far apart, so that a loaded machine starting one process late cannot change the winner.
         let scripted = try ToolKindTests.ScriptedDaemon(scripts: Dictionary(uniqueKeysWithValues: [
-            Self.sleeper("s3000", ms: 3000), Self.sleeper("s100", ms: 100), Self.sleeper("s2000", ms: 2000),
+            Self.sleeper("s8000", ms: 8000), Self.sleeper("s100", ms: 100), Self.sleeper("s6000", ms: 6000),
         ]))
         let connection = try scripted.daemon.connect()
         let started = ContinuousClock.now
-        let id = try connection.sendRequest("tools/batch", ["calls": Self.calls(["s3000", "s100", "s2000"]), "mode": "first", "stream": true])
+        let id = try connection.sendRequest("tools/batch", ["calls": Self.calls(["s8000", "s100", "s6000"]), "mode": "first", "stream": true])
         let (answer, events) = try response(to: id, on: connection)
         let elapsed = ContinuousClock.now - started
         let result = try #require(answer["result"])
@@ -44,10 +44,10 @@ struct RacingTests {
         #expect(results[0]["_meta"]?["toolformer"]?["cancelled"] == true)
         #expect(results[2]["_meta"]?["toolformer"]?["cancelled"] == true)
         #expect(results[0]["isError"] == true)
-        print("mode first over 3000/100/2000 ms answered in \(elapsed)")
-        #expect(elapsed < .seconds(2))
+        print("mode first over 8000/100/6000 ms answered in \(elapsed)")
+        #expect(elapsed < .seconds(5))
         // The losers' processes are gone at once, not left to finish.
-        for name in ["s3000", "s2000"] {
+        for name in ["s8000", "s6000"] {
             if let pid = pid(scripted, name) { try waitUntil(timeout: .seconds(2)) { gone(pid) } }
         }
         let decided = try #require(events.first { $0["params"]?["type"] == "batch.decided" }?["params"])
@@ -76,7 +76,7 @@ struct RacingTests {
 
     @Test func aQuorumThatCannotBeMetEndsAsSoonAsThatIsCertain() async throws {
         let scripted = try ToolKindTests.ScriptedDaemon(scripts: Dictionary(uniqueKeysWithValues: [
-            Self.sleeper("f1", ms: 10, fails: true), Self.sleeper("f2", ms: 50, fails: true), Self.sleeper("slow", ms: 5000),
+            Self.sleeper("f1", ms: 10, fails: true), Self.sleeper("f2", ms: 50, fails: true), Self.sleeper("slow", ms: 12000),
         ]))
         let started = ContinuousClock.now
         let result = try scripted.daemon.connect().call("tools/batch", [
@@ -90,7 +90,7 @@ struct RacingTests {
         #expect(results[0]["isError"] == true && results[0]["_meta"]?["toolformer"]?["cancelled"] == nil)
         #expect(results[1]["isError"] == true && results[1]["_meta"]?["toolformer"]?["cancelled"] == nil)
         #expect(results[2]["_meta"]?["toolformer"]?["cancelled"] == true)
-        #expect(elapsed < .seconds(3), "waited \(elapsed) for a quorum already lost")
+        #expect(elapsed < .seconds(8), "waited \(elapsed) for a quorum already lost")
         if let pid = pid(scripted, "slow") { try waitUntil(timeout: .seconds(2)) { gone(pid) } }
     }
 
@@ -113,7 +113,7 @@ struct RacingTests {
         #expect(result["isError"] == false)
         #expect(result["structuredContent"] == ["from": "hedge"])
         #expect(elapsed >= .milliseconds(1000))
-        #expect(elapsed < .seconds(5), "the hedge took \(elapsed)")
+        #expect(elapsed < .seconds(10), "the hedge took \(elapsed)")
         print("hedged call answered in \(elapsed)")
         let hung = try #require(pid(scripted, "hung"))
         try waitUntil(timeout: .seconds(2)) { gone(hung) }

@@ -250,7 +250,7 @@ struct AnthropicProviderTests {
                 let cancelled = ContinuousClock.now
                 call.cancel()
                 let result = await call.result
-                #expect(ContinuousClock.now - cancelled < .seconds(2))
+                #expect(ContinuousClock.now - cancelled < .seconds(10))  // the answer would take 30 s
                 #expect(throws: CancellationError.self) { try result.get() }
                 #expect(await server.waitUntil(timeout: .seconds(5)) { $0.closedBeforeResponse == 1 })
                 #expect(client.statistics().inFlight == 0)
