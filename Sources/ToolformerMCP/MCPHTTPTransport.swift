@@ -4,6 +4,7 @@ import Logging
 import MCP
 import NIOCore
 import NIOHTTP1
+import ToolformerCore
 import ToolformerHTTP
 import ToolformerProtocol
 
@@ -17,8 +18,10 @@ import ToolformerProtocol
 /// server is sent back on every later request, and `MCP-Protocol-Version` once initialize told
 /// it. The configured headers go on every request; their values are never logged.
 ///
-/// Not done: the optional GET stream for messages the server sends on its own (a server's
-/// `notifications/tools/list_changed` arrives only inside a POST's event stream).
+/// Messages the server sends on its own (`notifications/tools/list_changed` above all) come on
+/// the optional GET stream, opened once the session is initialized and opened again when it
+/// ends (with `Last-Event-ID` when the server numbered its events, backing off up to 30 s while
+/// it fails). A server that answers the GET with 405 does not offer one; that is fine.
 actor MCPHTTPTransport: Transport {
     nonisolated let logger: Logger
     private let url: String
@@ -28,6 +31,10 @@ actor MCPHTTPTransport: Transport {
     private var sessionID: String? = nil
     private var protocolVersion: String? = nil
     private var isOpen = true
+    private var listening: Task<Void, Never>? = nil
+    private var lastEventID: String? = nil
+    /// GET streams opened so far (for tests and the debug log).
+    private(set) var listenStreamsOpened = 0
     private let messages: AsyncThrowingStream<Data, any Error>
     private let continuation: AsyncThrowingStream<Data, any Error>.Continuation
     /// Yields once when the session can go on no longer (the server forgot it).
@@ -51,6 +58,8 @@ actor MCPHTTPTransport: Transport {
     func disconnect() async {
         guard isOpen else { return }
         isOpen = false
+        listening?.cancel()
+        listening = nil
         // As for the pipe transport: never end the stream normally (the SDK client would spin).
         continuation.finish(throwing: MCPError.connectionClosed)
         // Tell the server the session is over; it may not support that (405), which is fine.
@@ -85,6 +94,9 @@ actor MCPHTTPTransport: Transport {
         switch response.status.code {
         case 202:
             _ = try? await response.body.collect(upTo: 64 << 10)
+            if listening == nil, protocolVersion != nil, Self.isInitializedNotification(data) {
+                listening = Task { await self.listen() }
+            }
             return
         case 200..<300:
             break
@@ -115,6 +127,82 @@ actor MCPHTTPTransport: Transport {
 
     nonisolated func receive() -> AsyncThrowingStream<Data, any Error> { messages }
 
+    private static func isInitializedNotification(_ data: Data) -> Bool {
+        (try? JSONParser().parse(Array(data)))?["method"] == "notifications/initialized"
+    }
+
+    // MARK: The GET stream
+
+    private enum ListenOutcome {
+        /// The server offers no GET stream (405), or the session is gone.
+        case stop(String)
+        /// The stream ended or could not be opened; `received` says whether any event came.
+        case again(reason: String, received: Bool)
+    }
+
+    /// Keeps a GET stream open while the session lasts.
+    private func listen() async {
+        var delay = Duration.milliseconds(500)
+        while isOpen && !Task.isCancelled {
+            switch await listenOnce() {
+            case .stop(let reason):
+                logger.debug("MCP server GET stream not used", metadata: ["mcp.reason": "\(reason)"])
+                return
+            case .again(let reason, let received):
+                if received { delay = .milliseconds(500) }
+                logger.debug("MCP server GET stream ended; opening it again", metadata: [
+                    "mcp.reason": "\(reason)", "mcp.retry_in": "\(delay)",
+                ])
+            }
+            guard isOpen, (try? await CancellableSleep.until(.now + delay)) != nil else { return }
+            delay = min(delay * 2, .seconds(30))
+        }
+    }
+
+    private func listenOnce() async -> ListenOutcome {
+        var request = baseRequest(method: .GET)
+        request.headers.replaceOrAdd(name: "Accept", value: "text/event-stream")
+        if let sessionID { request.headers.replaceOrAdd(name: "Mcp-Session-Id", value: sessionID) }
+        if let protocolVersion { request.headers.replaceOrAdd(name: "MCP-Protocol-Version", value: protocolVersion) }
+        if let lastEventID { request.headers.replaceOrAdd(name: "Last-Event-ID", value: lastEventID) }
+        let response: HTTPClientResponse
+        do {
+            // The deadline is for the response head; the stream itself may stay open for hours.
+            response = try await http.execute(request, deadline: .now() + .seconds(30))
+        } catch {
+            return .again(reason: "\(HTTPTransportFailure(error))", received: false)
+        }
+        let contentType = response.headers.first(name: "Content-Type")?.lowercased() ?? ""
+        switch response.status.code {
+        case 200..<300 where contentType.hasPrefix("text/event-stream"):
+            break
+        case 405:
+            _ = try? await response.body.collect(upTo: 64 << 10)
+            return .stop("the server offers no GET stream (HTTP 405)")
+        case 404 where sessionID != nil:
+            _ = try? await response.body.collect(upTo: 64 << 10)
+            return .stop("the server no longer knows the session (HTTP 404)")
+        default:
+            _ = try? await response.body.collect(upTo: 64 << 10)
+            return .again(reason: "HTTP \(response.status.code), \(contentType.isEmpty ? "no content type" : contentType)", received: false)
+        }
+        listenStreamsOpened += 1
+        var parser = ServerSentEvents()
+        var received = false
+        do {
+            for try await chunk in response.body {
+                for event in parser.feed(chunk.readableBytesView) {
+                    received = true
+                    if let id = event.id { lastEventID = id }
+                    if event.event == nil || event.event == "message" { deliver(event.data) }
+                }
+            }
+        } catch {
+            return .again(reason: "\(HTTPTransportFailure(error))", received: received)
+        }
+        return .again(reason: "the server ended the stream", received: received)
+    }
+
     private func deliver(_ bytes: [UInt8]) {
         guard !bytes.isEmpty else { return }
         if protocolVersion == nil, let version = (try? JSONParser().parse(bytes))?["result"]?["protocolVersion"]?.stringValue {
@@ -136,12 +224,15 @@ struct ServerSentEvents {
     struct Event: Equatable {
         var event: String?
         var data: [UInt8]
+        /// The event's `id:`, when it had one (sent back as `Last-Event-ID` to resume).
+        var id: String? = nil
     }
 
     private var line: [UInt8] = []
     private var data: [UInt8] = []
     private var hasData = false
     private var event: String? = nil
+    private var id: String? = nil
 
     mutating func feed(_ bytes: some Sequence<UInt8>) -> [Event] {
         var events: [Event] = []
@@ -172,8 +263,9 @@ struct ServerSentEvents {
                 data.removeAll()
                 hasData = false
                 event = nil
+                id = nil
             }
-            return hasData ? Event(event: event, data: data) : nil
+            return hasData ? Event(event: event, data: data, id: id) : nil
         }
         if line.first == UInt8(ascii: ":") { return nil }
         let colon = line.firstIndex(of: UInt8(ascii: ":")) ?? line.endIndex
@@ -187,6 +279,8 @@ struct ServerSentEvents {
             hasData = true
         case "event":
             event = String(decoding: value, as: UTF8.self)
+        case "id" where !value.contains(0):
+            id = String(decoding: value, as: UTF8.self)
         default:
             break
         }

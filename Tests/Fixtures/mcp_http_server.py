@@ -3,6 +3,8 @@
 Listens on 127.0.0.1 (MCP_TEST_PORT, or a free port), writes the port to STATE/port, and
 answers only requests that carry `Authorization: Bearer s3cret-token`. STATE is
 MCP_TEST_STATE_DIR; `runs` gets a line per `count` call, `cancelled` one per cancelled `slow`.
+`grow` adds a tool and says so with notifications/tools/list_changed, which this SDK sends only
+on the client's GET stream (it is not tied to the request).
 MCP_TEST_JSON=1 makes it answer with application/json instead of text/event-stream.
 """
 import os
@@ -10,7 +12,7 @@ import socket
 
 import anyio
 import uvicorn
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 
 state = os.environ["MCP_TEST_STATE_DIR"]
 
@@ -47,6 +49,18 @@ async def slow(ms: int) -> str:
         append("cancelled", "slow task cancelled")
         raise
     return f"slept {ms} ms"
+
+
+@server.tool()
+async def grow(name: str, ctx: Context) -> str:
+    """Adds a tool called name."""
+
+    def added() -> str:
+        return f"I am {name}"
+
+    server.add_tool(added, name=name, description="Added at run time.")
+    await ctx.session.send_tool_list_changed()
+    return f"added {name}"
 
 
 app = server.streamable_http_app(json_response=os.environ.get("MCP_TEST_JSON") == "1")

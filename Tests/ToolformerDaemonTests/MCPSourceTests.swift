@@ -474,11 +474,21 @@ struct MCPSourceTests {
         let mcp = MCPDaemonView(daemon: daemon)
         try mcp.waitRunning("web")
         try mcp.waitRunning("webjson")
+        func expectGrows(_ name: String) throws {
+            #expect(Self.text(try mcp.call("web__grow", ["name": .string(name)])) == "added \(name)")
+            try waitUntil(timeout: .seconds(10)) {
+                try daemon.connect().call("tools/list")["tools"]?.arrayValue?.contains { $0["name"] == .string("web__" + name) } == true
+            }
+            #expect(Self.text(try mcp.call("web__" + name)) == "I am \(name)")
+        }
 
         let names = try daemon.connect().call("tools/list")["tools"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
         for name in ["web__echo", "web__count", "web__slow", "webjson__echo"] { #expect(names.contains(name), "\(names)") }
         #expect(Self.text(try mcp.call("web__echo", ["text": "over sse"])) == "over sse")
         #expect(Self.text(try mcp.call("webjson__echo", ["text": "over json"])) == "over json")
+
+        // A tool list change the server announces on its own (on the GET stream) is listed.
+        try expectGrows("late")
 
         // Cached results skip the server.
         #expect(Self.text(try mcp.call("web__count")) == "run 1")
@@ -503,6 +513,8 @@ struct MCPSourceTests {
         try sse.start()
         try mcp.waitRunning("web", restarts: 1, timeout: .seconds(30))
         #expect(Self.text(try mcp.call("web__echo", ["text": "back"])) == "back")
+        // The new session has a GET stream of its own.
+        try expectGrows("again")
 
         // The header's value is a secret: never in the log or the status.
         #expect(!daemon.log.contains("s3cret-token"))

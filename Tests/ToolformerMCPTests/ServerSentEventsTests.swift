@@ -20,6 +20,8 @@ import Testing
         events += parser.finish()
         #expect(text(events) == ["{\"a\":\n1}", "{\"b\":2}"])
         #expect(events.map(\.event) == ["message", nil])
+        // The id belongs to its event only (it is what a resumed stream's Last-Event-ID names).
+        #expect(events.map(\.id) == ["1", nil])
     }
 
     @Test func aLastEventWithoutItsBlankLineIsKeptAtTheEnd() {
