@@ -297,3 +297,20 @@ private final class TestHTTPConnectionHandler: ChannelInboundHandler {
         }
     }
 }
+
+extension TestHTTPServer {
+    /// Runs `body` with a server answering by `handler`, shut down afterwards whatever happens.
+    public static func with<T>(
+        _ handler: @escaping Handler, _ body: (TestHTTPServer) async throws -> T
+    ) async throws -> T {
+        let server = try await TestHTTPServer(handler: handler)
+        do {
+            let result = try await body(server)
+            try await server.shutdown()
+            return result
+        } catch {
+            try? await server.shutdown()
+            throw error
+        }
+    }
+}

@@ -38,7 +38,7 @@ struct AnthropicProviderTests {
     // MARK: Request
 
     @Test func requestCarriesTheConversationToolsAndHeaders() async throws {
-        try await withProviderServer({ _ in .json(Self.textAnswer) }) { server in
+        try await TestHTTPServer.with({ _ in .json(Self.textAnswer) }) { server in
             try await withProviderHTTPClient { client in
                 let provider = try provider(
                     server, client: client, headers: ["anthropic-beta": "token-efficient-tools"])
@@ -97,7 +97,7 @@ struct AnthropicProviderTests {
     }
 
     @Test func noSystemAndNoToolsLeaveTheirKeysOut() async throws {
-        try await withProviderServer({ _ in .json(Self.textAnswer) }) { server in
+        try await TestHTTPServer.with({ _ in .json(Self.textAnswer) }) { server in
             try await withProviderHTTPClient { client in
                 let provider = try provider(server, client: client)
                 _ = try await provider.complete(LLMRequest(model: "", messages: [.user("hi")], tools: []))
@@ -111,7 +111,7 @@ struct AnthropicProviderTests {
     }
 
     @Test func userTextAfterToolResultsJoinsTheirMessageAfterThem() async throws {
-        try await withProviderServer({ _ in .json(Self.textAnswer) }) { server in
+        try await TestHTTPServer.with({ _ in .json(Self.textAnswer) }) { server in
             try await withProviderHTTPClient { client in
                 let provider = try provider(server, client: client)
                 var request = Conversation.request(callIDs: ("t1", "t2"))
@@ -133,7 +133,7 @@ struct AnthropicProviderTests {
     // MARK: Response
 
     @Test func parsesTextToolUseUsageAndStopReason() async throws {
-        try await withProviderServer({ _ in .json(Self.toolUseAnswer) }) { server in
+        try await TestHTTPServer.with({ _ in .json(Self.toolUseAnswer) }) { server in
             try await withProviderHTTPClient { client in
                 let provider = try provider(server, client: client)
                 let response = try await provider.complete(
@@ -154,7 +154,7 @@ struct AnthropicProviderTests {
     }
 
     @Test func malformedSuccessIsAFailureThatSaysWhatIsMissing() async throws {
-        try await withProviderServer({ request in
+        try await TestHTTPServer.with({ request in
             switch request.uri {
             case "/a/v1/messages": .json(#"{"id":"msg","stop_reason":"end_turn"}"#)
             case "/b/v1/messages": .json(#"{"content":[{"type":"tool_use","name":"weather","input":{}}]}"#)
@@ -178,7 +178,7 @@ struct AnthropicProviderTests {
 
     @Test func overloadedIsRetryable() async throws {
         let body = #"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},"request_id":"req_1"}"#
-        try await withProviderServer({ request in
+        try await TestHTTPServer.with({ request in
             request.uri.hasPrefix("/503/") ? .json(body, status: 503) : .json(body, status: 529)
         }) { server in
             try await withProviderHTTPClient { client in
@@ -199,7 +199,7 @@ struct AnthropicProviderTests {
     @Test func rateLimitedCarriesRetryAfter() async throws {
         let body =
             #"{"type":"error","error":{"type":"rate_limit_error","message":"Number of request tokens has exceeded your per-minute rate limit"}}"#
-        try await withProviderServer({ _ in .json(body, status: 429, headers: [("retry-after", "2")]) }) { server in
+        try await TestHTTPServer.with({ _ in .json(body, status: 429, headers: [("retry-after", "2")]) }) { server in
             try await withProviderHTTPClient { client in
                 let provider = try provider(server, client: client)
                 let failure = try #require(
@@ -216,7 +216,7 @@ struct AnthropicProviderTests {
 
     @Test func unauthorizedIsFinalAndNeverShowsTheKey() async throws {
         let key = "sk-ant-api03-abcdefghijklmnop"
-        try await withProviderServer({ request in
+        try await TestHTTPServer.with({ request in
             // A server that quotes the key it was sent.
             let message = "invalid x-api-key: \(request.header("x-api-key") ?? "")"
             return .json(
@@ -240,7 +240,7 @@ struct AnthropicProviderTests {
     }
 
     @Test func cancellationAbortsTheRequest() async throws {
-        try await withProviderServer({ _ in .json(Self.textAnswer, delay: .seconds(30)) }) { server in
+        try await TestHTTPServer.with({ _ in .json(Self.textAnswer, delay: .seconds(30)) }) { server in
             try await withProviderHTTPClient { client in
                 let provider = try provider(server, client: client)
                 let call = Task {

@@ -39,7 +39,7 @@ struct OpenAIProviderTests {
     // MARK: Request
 
     @Test func requestCarriesTheConversationToolsAndHeaders() async throws {
-        try await withProviderServer({ _ in .json(Self.textAnswer) }) { server in
+        try await TestHTTPServer.with({ _ in .json(Self.textAnswer) }) { server in
             try await withProviderHTTPClient { client in
                 let provider = try provider(server, client: client, headers: ["OpenAI-Organization": "org-42"])
                 _ = try await provider.complete(Conversation.request(callIDs: ("call_1", "call_2")))
@@ -104,7 +104,7 @@ struct OpenAIProviderTests {
     }
 
     @Test func assistantTextIsSentBesideItsToolCalls() async throws {
-        try await withProviderServer({ _ in .json(Self.textAnswer) }) { server in
+        try await TestHTTPServer.with({ _ in .json(Self.textAnswer) }) { server in
             try await withProviderHTTPClient { client in
                 let provider = try provider(server, client: client)
                 _ = try await provider.complete(Conversation.request(assistantText: "Checking.", callIDs: ("a", "b")))
@@ -115,7 +115,7 @@ struct OpenAIProviderTests {
     }
 
     @Test func noToolsMeansNoToolsKey() async throws {
-        try await withProviderServer({ _ in .json(Self.textAnswer) }) { server in
+        try await TestHTTPServer.with({ _ in .json(Self.textAnswer) }) { server in
             try await withProviderHTTPClient { client in
                 let provider = try provider(server, client: client)
                 _ = try await provider.complete(LLMRequest(model: "", messages: [.user("hi")], tools: []))
@@ -129,7 +129,7 @@ struct OpenAIProviderTests {
     }
 
     @Test func noKeyConfiguredSendsNoAuthorizationHeader() async throws {
-        try await withProviderServer({ _ in .json(Self.textAnswer) }) { server in
+        try await TestHTTPServer.with({ _ in .json(Self.textAnswer) }) { server in
             try await withProviderHTTPClient { client in
                 let provider = try provider(server, client: client, key: nil, environment: [:])
                 let response = try await provider.complete(
@@ -155,7 +155,7 @@ struct OpenAIProviderTests {
     // MARK: Response
 
     @Test func parsesTextToolCallsUsageAndFinishReason() async throws {
-        try await withProviderServer({ _ in .json(Self.toolCallAnswer) }) { server in
+        try await TestHTTPServer.with({ _ in .json(Self.toolCallAnswer) }) { server in
             try await withProviderHTTPClient { client in
                 let provider = try provider(server, client: client)
                 let response = try await provider.complete(
@@ -186,7 +186,7 @@ struct OpenAIProviderTests {
                 {"id":"c3","type":"function","function":{"name":"echo","arguments":""}}
               ]}}],"usage":{"prompt_tokens":1,"completion_tokens":2}}
             """#
-        try await withProviderServer({ _ in .json(answer) }) { server in
+        try await TestHTTPServer.with({ _ in .json(answer) }) { server in
             try await withProviderHTTPClient { client in
                 let provider = try provider(server, client: client)
                 let response = try await provider.complete(LLMRequest(model: "m", messages: [.user("x")], tools: []))
@@ -203,7 +203,7 @@ struct OpenAIProviderTests {
     }
 
     @Test func malformedSuccessIsAFailureThatSaysWhatIsMissing() async throws {
-        try await withProviderServer({ request in
+        try await TestHTTPServer.with({ request in
             switch request.uri {
             case "/a/v1/chat/completions": .json(#"{"id":"x","usage":{}}"#)
             case "/b/v1/chat/completions": .json(#"{"choices":[]}"#)
@@ -236,7 +236,7 @@ struct OpenAIProviderTests {
 
     @Test func serviceUnavailableIsRetryableWithTheServersMessage() async throws {
         let body = #"{"error":{"message":"The server is overloaded.","type":"server_error","param":null,"code":null}}"#
-        try await withProviderServer({ _ in .json(body, status: 503) }) { server in
+        try await TestHTTPServer.with({ _ in .json(body, status: 503) }) { server in
             try await withProviderHTTPClient { client in
                 let provider = try provider(server, client: client)
                 let failure = try #require(
@@ -252,7 +252,7 @@ struct OpenAIProviderTests {
     }
 
     @Test func tooManyRequestsCarriesRetryAfter() async throws {
-        try await withProviderServer({ request in
+        try await TestHTTPServer.with({ request in
             if request.uri.hasPrefix("/ms/") {
                 return .json(
                     #"{"error":{"message":"Rate limit reached"}}"#, status: 429,
@@ -283,7 +283,7 @@ struct OpenAIProviderTests {
     }
 
     @Test func statusesThatRetryingCannotFixAreFinal() async throws {
-        try await withProviderServer({ request in
+        try await TestHTTPServer.with({ request in
             let status = Int(request.uri.split(separator: "/")[0]) ?? 400
             return .json(#"{"error":{"message":"nope"}}"#, status: status)
         }) { server in
@@ -309,7 +309,7 @@ struct OpenAIProviderTests {
         let key = "sk-test-0123456789abcdef"
         let logs = ProviderTestLogs()
         // A server that echoes the request's Authorization and organisation headers in its errors.
-        try await withProviderServer({ request in
+        try await TestHTTPServer.with({ request in
             let authorization = request.header("authorization") ?? ""
             let organisation = request.header("openai-organization") ?? ""
             let message = "Incorrect API key provided: \(authorization) for \(organisation)."
@@ -343,7 +343,7 @@ struct OpenAIProviderTests {
     }
 
     @Test func longErrorMessagesAreCutAndBodiesWithoutOneGetAGenericText() async throws {
-        try await withProviderServer({ request in
+        try await TestHTTPServer.with({ request in
             if request.uri.hasPrefix("/long/") {
                 return .json(
                     JSONWriter.string(["error": ["message": .string(String(repeating: "x", count: 5000))]]), status: 400
@@ -387,7 +387,7 @@ struct OpenAIProviderTests {
     }
 
     @Test func timeoutIsARetryableFailureAndAbortsTheRequest() async throws {
-        try await withProviderServer({ _ in .json(Self.textAnswer, delay: .seconds(30)) }) { server in
+        try await TestHTTPServer.with({ _ in .json(Self.textAnswer, delay: .seconds(30)) }) { server in
             try await withProviderHTTPClient { client in
                 let provider = try provider(server, client: client, timeoutMs: 300)
                 let started = ContinuousClock.now
@@ -406,7 +406,7 @@ struct OpenAIProviderTests {
     }
 
     @Test func cancellationAbortsTheRequest() async throws {
-        try await withProviderServer({ _ in .json(Self.textAnswer, delay: .seconds(30)) }) { server in
+        try await TestHTTPServer.with({ _ in .json(Self.textAnswer, delay: .seconds(30)) }) { server in
             try await withProviderHTTPClient { client in
                 let provider = try provider(server, client: client)
                 let call = Task {

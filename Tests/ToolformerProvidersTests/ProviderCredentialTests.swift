@@ -12,7 +12,7 @@ struct ProviderCredentialTests {
 
     /// The Authorization header an OpenAI provider built from `key` sends.
     func sentAuthorization(key: ToolformerConfig.Secret, environment: [String: String]) async throws -> String? {
-        try await withProviderServer({ _ in .json(Self.answer) }) { server in
+        try await TestHTTPServer.with({ _ in .json(Self.answer) }) { server in
             try await withProviderHTTPClient { client in
                 let provider = try OpenAIProvider(
                     config: providerConfig(.openai, baseURL: server.baseURL, key: key), client: client,

@@ -29,21 +29,6 @@ func withProviderHTTPClient<T>(
     }
 }
 
-/// Runs `body` with a test server that is shut down afterwards, whatever happens.
-func withProviderServer<T>(
-    _ handler: @escaping TestHTTPServer.Handler, _ body: (TestHTTPServer) async throws -> T
-) async throws -> T {
-    let server = try await TestHTTPServer(handler: handler)
-    do {
-        let result = try await body(server)
-        try await server.shutdown()
-        return result
-    } catch {
-        try? await server.shutdown()
-        throw error
-    }
-}
-
 /// A provider table pointing at `server`'s `/v1`, with its key in `API_KEY`.
 func providerConfig(
     _ kind: ProviderConfig.Kind, baseURL: String, name: String? = nil,

@@ -33,21 +33,6 @@ func withHTTPClient<T>(
     }
 }
 
-/// Runs `body` with a test server that is shut down afterwards, whatever happens.
-func withHTTPServer<T>(
-    _ handler: @escaping TestHTTPServer.Handler, _ body: (TestHTTPServer) async throws -> T
-) async throws -> T {
-    let server = try await TestHTTPServer(handler: handler)
-    do {
-        let result = try await body(server)
-        try await server.shutdown()
-        return result
-    } catch {
-        try? await server.shutdown()
-        throw error
-    }
-}
-
 /// A `kind = "http"` tool's two configuration parts.
 func httpToolConfig(
     name: String = "web", method: String = "GET", url: String, headers: [String: String] = [:],

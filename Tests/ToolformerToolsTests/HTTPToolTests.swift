@@ -11,7 +11,7 @@ struct HTTPToolTests {
     // MARK: Request
 
     @Test func placeholdersArePercentEncodedWithUnreservedCharactersOnly() async throws {
-        try await withHTTPServer({ _ in .json(#"{"ok":true}"#) }) { server in
+        try await TestHTTPServer.with({ _ in .json(#"{"ok":true}"#) }) { server in
             try await withHTTPClient { client in
                 let (config, http) = httpToolConfig(url: server.baseURL + "/weather/{city}?units={units}&raw=a/b")
                 let tool = HTTPTool(config: config, http: http, client: client, environment: [:], credentialsDirectory: nil)
@@ -24,7 +24,7 @@ struct HTTPToolTests {
     }
 
     @Test func numbersAndBooleansFillPlaceholdersAsJSONText() async throws {
-        try await withHTTPServer({ _ in TestHTTPResponse(text: "ok") }) { server in
+        try await TestHTTPServer.with({ _ in TestHTTPResponse(text: "ok") }) { server in
             try await withHTTPClient { client in
                 let (config, http) = httpToolConfig(url: server.baseURL + "/{a}/{b}/{c}")
                 let tool = HTTPTool(config: config, http: http, client: client, environment: [:], credentialsDirectory: nil)
@@ -35,7 +35,7 @@ struct HTTPToolTests {
     }
 
     @Test func missingPlaceholderArgumentIsAnErrorNamingIt() async throws {
-        try await withHTTPServer({ _ in TestHTTPResponse(text: "ok") }) { server in
+        try await TestHTTPServer.with({ _ in TestHTTPResponse(text: "ok") }) { server in
             try await withHTTPClient { client in
                 let (config, http) = httpToolConfig(url: server.baseURL + "/weather/{city}")
                 let tool = HTTPTool(config: config, http: http, client: client, environment: [:], credentialsDirectory: nil)
@@ -62,7 +62,7 @@ struct HTTPToolTests {
         let directory = try makeHTTPTestDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try "cred-abcdef\n".write(toFile: directory + "/service_key", atomically: true, encoding: .utf8)
-        try await withHTTPServer({ _ in TestHTTPResponse(text: "ok") }) { server in
+        try await TestHTTPServer.with({ _ in TestHTTPResponse(text: "ok") }) { server in
             try await withHTTPClient { client in
                 let (config, http) = httpToolConfig(
                     url: server.baseURL + "/x",
@@ -89,7 +89,7 @@ struct HTTPToolTests {
     @Test func unknownVariablesAndCredentialsFailNamingThem() async throws {
         let directory = try makeHTTPTestDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await withHTTPServer({ _ in TestHTTPResponse(text: "ok") }) { server in
+        try await TestHTTPServer.with({ _ in TestHTTPResponse(text: "ok") }) { server in
             try await withHTTPClient { client in
                 let cases: [([String: String], String?, String)] = [
                     (["Authorization": "Bearer ${MISSING_TOKEN}"], directory, "${MISSING_TOKEN}"),
@@ -116,7 +116,7 @@ struct HTTPToolTests {
 
     @Test(arguments: ["POST", "PUT", "PATCH"])
     func bodyMethodsSendTheArgumentsAsJSON(method: String) async throws {
-        try await withHTTPServer({ _ in TestHTTPResponse(status: 201, text: "created") }) { server in
+        try await TestHTTPServer.with({ _ in TestHTTPResponse(status: 201, text: "created") }) { server in
             try await withHTTPClient { client in
                 let (config, http) = httpToolConfig(method: method, url: server.baseURL + "/items/{id}")
                 let tool = HTTPTool(config: config, http: http, client: client, environment: [:], credentialsDirectory: nil)
@@ -133,7 +133,7 @@ struct HTTPToolTests {
     }
 
     @Test func aConfiguredContentTypeIsKept() async throws {
-        try await withHTTPServer({ _ in TestHTTPResponse(text: "ok") }) { server in
+        try await TestHTTPServer.with({ _ in TestHTTPResponse(text: "ok") }) { server in
             try await withHTTPClient { client in
                 let (config, http) = httpToolConfig(
                     method: "post", url: server.baseURL + "/x", headers: ["content-type": "application/vnd.api+json"])
@@ -148,7 +148,7 @@ struct HTTPToolTests {
 
     @Test(arguments: ["DELETE", "HEAD"])
     func bodylessMethodsSendNoBody(method: String) async throws {
-        try await withHTTPServer({ _ in TestHTTPResponse(status: 204) }) { server in
+        try await TestHTTPServer.with({ _ in TestHTTPResponse(status: 204) }) { server in
             try await withHTTPClient { client in
                 let (config, http) = httpToolConfig(method: method, url: server.baseURL + "/items/{id}")
                 let tool = HTTPTool(config: config, http: http, client: client, environment: [:], credentialsDirectory: nil)
@@ -163,7 +163,7 @@ struct HTTPToolTests {
     }
 
     @Test func aHeadResponseMayAnnounceABodyLargerThanTheCap() async throws {
-        try await withHTTPServer({ _ in TestHTTPResponse(headers: [("Content-Length", "99999999")]) }) { server in
+        try await TestHTTPServer.with({ _ in TestHTTPResponse(headers: [("Content-Length", "99999999")]) }) { server in
             try await withHTTPClient { client in
                 let (config, http) = httpToolConfig(method: "HEAD", url: server.baseURL + "/big")
                 let tool = HTTPTool(
@@ -178,7 +178,7 @@ struct HTTPToolTests {
     // MARK: Response
 
     @Test func aJSONObjectBecomesStructuredContent() async throws {
-        try await withHTTPServer({ _ in .json(#" {"temp": 21.5, "city": "Lyon"}"#) }) { server in
+        try await TestHTTPServer.with({ _ in .json(#" {"temp": 21.5, "city": "Lyon"}"#) }) { server in
             try await withHTTPClient { client in
                 let (config, http) = httpToolConfig(url: server.baseURL + "/w")
                 let tool = HTTPTool(config: config, http: http, client: client, environment: [:], credentialsDirectory: nil)
@@ -193,7 +193,7 @@ struct HTTPToolTests {
     @Test func otherBodiesAreText() async throws {
         let bodies = ["[1,2,3]", "plain words", "{not json"]
         for body in bodies {
-            try await withHTTPServer({ _ in TestHTTPResponse(text: body) }) { server in
+            try await TestHTTPServer.with({ _ in TestHTTPResponse(text: body) }) { server in
                 try await withHTTPClient { client in
                     let (config, http) = httpToolConfig(url: server.baseURL + "/w")
                     let tool = HTTPTool(config: config, http: http, client: client, environment: [:], credentialsDirectory: nil)
@@ -205,7 +205,7 @@ struct HTTPToolTests {
     }
 
     @Test func notFoundIsAnErrorResultNotAThrow() async throws {
-        try await withHTTPServer({ _ in TestHTTPResponse(status: 404, text: "no such\ncity:   Atlantis") }) { server in
+        try await TestHTTPServer.with({ _ in TestHTTPResponse(status: 404, text: "no such\ncity:   Atlantis") }) { server in
             try await withHTTPClient { client in
                 let (config, http) = httpToolConfig(url: server.baseURL + "/w/{city}")
                 let tool = HTTPTool(config: config, http: http, client: client, environment: [:], credentialsDirectory: nil)
@@ -217,7 +217,7 @@ struct HTTPToolTests {
 
     @Test func errorSnippetsAreShortAndEmptyBodiesShowTheReason() async throws {
         let long = String(repeating: "x", count: 5000)
-        try await withHTTPServer({ request in
+        try await TestHTTPServer.with({ request in
             request.uri == "/long" ? TestHTTPResponse(status: 400, text: long) : TestHTTPResponse(status: 403)
         }) { server in
             try await withHTTPClient { client in
@@ -234,7 +234,7 @@ struct HTTPToolTests {
 
     @Test(arguments: [500, 502, 503, 504, 408])
     func serverErrorsThrowARetryableFailure(status: Int) async throws {
-        try await withHTTPServer({ _ in TestHTTPResponse(status: status, text: "try later") }) { server in
+        try await TestHTTPServer.with({ _ in TestHTTPResponse(status: status, text: "try later") }) { server in
             try await withHTTPClient { client in
                 let (config, http) = httpToolConfig(url: server.baseURL + "/w")
                 let tool = HTTPTool(config: config, http: http, client: client, environment: [:], credentialsDirectory: nil)
@@ -247,7 +247,7 @@ struct HTTPToolTests {
     }
 
     @Test func tooManyRequestsCarriesRetryAfter() async throws {
-        try await withHTTPServer({ request in
+        try await TestHTTPServer.with({ request in
             request.uri == "/seconds"
                 ? TestHTTPResponse(status: 429, headers: [("Retry-After", "2")], text: "slow down")
                 : TestHTTPResponse(status: 503, headers: [("Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT")])
@@ -303,7 +303,7 @@ struct HTTPToolTests {
     func anOversizedBodyIsAnErrorResult(chunked: Bool) async throws {
         let body = [UInt8](repeating: UInt8(ascii: "a"), count: 5000)
         let headers: [(String, String)] = chunked ? [("Transfer-Encoding", "chunked")] : []
-        try await withHTTPServer({ request in
+        try await TestHTTPServer.with({ request in
             TestHTTPResponse(headers: headers, body: request.uri == "/small" ? Array(body.prefix(1000)) : body)
         }) { server in
             try await withHTTPClient { client in
@@ -320,7 +320,7 @@ struct HTTPToolTests {
     }
 
     @Test func cancellingTheCallAbortsTheRequest() async throws {
-        try await withHTTPServer({ _ in TestHTTPResponse(text: "late", delay: .seconds(30)) }) { server in
+        try await TestHTTPServer.with({ _ in TestHTTPResponse(text: "late", delay: .seconds(30)) }) { server in
             try await withHTTPClient { client in
                 let (config, http) = httpToolConfig(url: server.baseURL + "/slow")
                 let tool = HTTPTool(config: config, http: http, client: client, environment: [:], credentialsDirectory: nil)
@@ -346,7 +346,7 @@ struct HTTPToolTests {
         try (credential + "\n").write(toFile: directory + "/api", atomically: true, encoding: .utf8)
         let logs = HTTPTestLogs()
         // A server that echoes the request's headers back in every kind of answer.
-        try await withHTTPServer({ request in
+        try await TestHTTPServer.with({ request in
             let echo = request.headers.map { "\($0.0): \($0.1)" }.joined(separator: "\n")
             switch request.uri {
             case "/ok": return TestHTTPResponse(text: echo)
@@ -384,8 +384,8 @@ struct HTTPToolTests {
     }
 
     @Test func redirectsKeepSecretsWithinTheOrigin() async throws {
-        try await withHTTPServer({ _ in TestHTTPResponse(text: "elsewhere") }) { other in
-            try await withHTTPServer({ request in
+        try await TestHTTPServer.with({ _ in TestHTTPResponse(text: "elsewhere") }) { other in
+            try await TestHTTPServer.with({ request in
                 switch request.uri {
                 case "/same": TestHTTPResponse(status: 302, headers: [("Location", "/landed")])
                 case "/away": TestHTTPResponse(status: 307, headers: [("Location", other.baseURL + "/landed")])
@@ -452,7 +452,7 @@ struct HTTPToolTests {
     // MARK: http_get
 
     @Test func httpGetFetchesAURLAndFollowsRedirects() async throws {
-        try await withHTTPServer({ request in
+        try await TestHTTPServer.with({ request in
             switch request.uri {
             case "/start": TestHTTPResponse(status: 301, headers: [("Location", "/data")])
             case "/data": .json(#"{"n":1}"#)
@@ -486,7 +486,7 @@ struct HTTPToolTests {
     }
 
     @Test func httpGetCapsTheBody() async throws {
-        try await withHTTPServer({ _ in TestHTTPResponse(headers: [("Transfer-Encoding", "chunked")], text: String(repeating: "z", count: 10_000)) }) { server in
+        try await TestHTTPServer.with({ _ in TestHTTPResponse(headers: [("Transfer-Encoding", "chunked")], text: String(repeating: "z", count: 10_000)) }) { server in
             try await withHTTPClient { client in
                 let tool = HTTPGetTool(
                     config: ToolConfig(name: "http_get", kind: .builtin(.httpGet)), client: client, maxResponseBytes: 4096)

@@ -12,7 +12,7 @@ import ToolformerTools
 @Suite(.timeLimit(.minutes(1)))
 struct SharedHTTPClientTests {
     @Test func twentySequentialCallsShareOneConnection() async throws {
-        try await withHTTPServer({ request in .json(#"{"uri":"\#(request.uri)"}"#) }) { server in
+        try await TestHTTPServer.with({ request in .json(#"{"uri":"\#(request.uri)"}"#) }) { server in
             try await withHTTPClient { client in
                 let (config, http) = httpToolConfig(url: server.baseURL + "/n/{i}")
                 let tool = HTTPTool(config: config, http: http, client: client, environment: [:], credentialsDirectory: nil)
@@ -32,7 +32,7 @@ struct SharedHTTPClientTests {
     @Test func concurrentRequestsStayWithinThePerHostLimit() async throws {
         var configuration = ToolformerConfig.HTTP()
         configuration.maxConnectionsPerHost = 2
-        try await withHTTPServer({ _ in TestHTTPResponse(text: "ok", delay: .milliseconds(100)) }) { server in
+        try await TestHTTPServer.with({ _ in TestHTTPResponse(text: "ok", delay: .milliseconds(100)) }) { server in
             try await withHTTPClient(configuration) { client in
                 let (config, http) = httpToolConfig(url: server.baseURL + "/x")
                 let tool = HTTPTool(config: config, http: http, client: client, environment: [:], credentialsDirectory: nil)
@@ -49,7 +49,7 @@ struct SharedHTTPClientTests {
     @Test func idleConnectionsCloseAfterTheIdleTimeout() async throws {
         var configuration = ToolformerConfig.HTTP()
         configuration.idleTimeoutMs = 100
-        try await withHTTPServer({ _ in TestHTTPResponse(text: "ok") }) { server in
+        try await TestHTTPServer.with({ _ in TestHTTPResponse(text: "ok") }) { server in
             try await withHTTPClient(configuration) { client in
                 let (config, http) = httpToolConfig(url: server.baseURL + "/x")
                 let tool = HTTPTool(config: config, http: http, client: client, environment: [:], credentialsDirectory: nil)
@@ -62,7 +62,7 @@ struct SharedHTTPClientTests {
     }
 
     @Test func runsAndShutsDownInAServiceGroup() async throws {
-        try await withHTTPServer({ _ in TestHTTPResponse(text: "ok") }) { server in
+        try await TestHTTPServer.with({ _ in TestHTTPResponse(text: "ok") }) { server in
             let logs = HTTPTestLogs()
             let client = SharedHTTPClient(
                 configuration: ToolformerConfig.HTTP(), eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
