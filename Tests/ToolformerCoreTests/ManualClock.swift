@@ -6,7 +6,26 @@ final class ManualClock: ToolformerClock {
     private struct Sleeper {
         var id: UInt64
         var deadline: Duration
-        var continuation: CheckedContinuation<Void, any Error>
+        var wake: Wake
+    }
+
+    /// A sleeping task, or a scheduled action.
+    private enum Wake {
+        case continuation(CheckedContinuation<Void, any Error>)
+        case action(@Sendable () -> Void)
+
+        func callAsFunction() {
+            switch self {
+            case .continuation(let continuation): continuation.resume()
+            case .action(let action): action()
+            }
+        }
+    }
+
+    private struct Timer: ClockTimer {
+        let id: UInt64
+        let clock: ManualClock
+        func cancel() { clock.state.withLock { $0.sleepers.removeAll { $0.id == id } } }
     }
 
     private struct State {
@@ -28,7 +47,7 @@ final class ManualClock: ToolformerClock {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let ready = state.withLock { state in
                     if deadline <= state.now { return true }
-                    state.sleepers.append(Sleeper(id: id, deadline: deadline, continuation: continuation))
+                    state.sleepers.append(Sleeper(id: id, deadline: deadline, wake: .continuation(continuation)))
                     return false
                 }
                 if ready { continuation.resume() }
@@ -38,8 +57,23 @@ final class ManualClock: ToolformerClock {
                 guard let index = state.sleepers.firstIndex(where: { $0.id == id }) else { return nil }
                 return state.sleepers.remove(at: index)
             }
-            removed?.continuation.resume(throwing: CancellationError())
+            if case .continuation(let continuation)? = removed?.wake { continuation.resume(throwing: CancellationError()) }
         }
+    }
+
+    /// Runs `action` at once when the deadline has passed, else when `advance` passes it.
+    func schedule(at deadline: Duration, _ action: @escaping @Sendable () -> Void) -> any ClockTimer {
+        let id = state.withLock { state -> UInt64? in
+            guard deadline > state.now else { return nil }
+            state.nextID += 1
+            state.sleepers.append(Sleeper(id: state.nextID, deadline: deadline, wake: .action(action)))
+            return state.nextID
+        }
+        guard let id else {
+            action()
+            return Timer(id: 0, clock: self)
+        }
+        return Timer(id: id, clock: self)
     }
 
     /// Moves time forward and wakes every sleeper whose deadline has come.
@@ -50,7 +84,7 @@ final class ManualClock: ToolformerClock {
             state.sleepers.removeAll { $0.deadline <= state.now }
             return due
         }
-        for sleeper in woken { sleeper.continuation.resume() }
+        for sleeper in woken { sleeper.wake() }
     }
 
     /// The earliest deadline anyone sleeps until, if anyone sleeps.

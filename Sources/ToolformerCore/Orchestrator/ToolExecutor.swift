@@ -234,36 +234,32 @@ public final class ToolExecutor: Sendable {
 
         let toolSlot = perTool.withLock { $0[call.entry.policy.concurrencyGroup ?? call.name] }
         let timedOut: AttemptOutcome = deadline >= call.deadline ? .requestTimedOut : .toolTimedOut
-        return await withTaskGroup(of: AttemptOutcome?.self) { group in
-            group.addTask { [self] in
-                do {
-                    try await toolSlot?.acquire(owner: call.owner)
-                    defer { toolSlot?.release() }
-                    try await global.acquire(owner: call.owner)
-                    defer { global.release() }
-                    inflight.withLock { $0[call.name, default: 0] += 1 }
-                    defer { inflight.withLock { $0[call.name, default: 1] -= 1 } }
-                    return .output(try await call.entry.tool.call(call.arguments))
-                } catch is CancellationError {
-                    return nil
-                } catch let full as FairSemaphore.QueueFull {
-                    return .queueFull(waiting: full.waiting)
-                } catch let failure as ToolFailure {
-                    return failure.retryable ? .retryable(failure.message, retryAfter: failure.retryAfter) : .output(.failure(failure.message))
-                } catch {
-                    return .output(.failure("tool \(call.name) failed: \(error)"))
-                }
+        // The deadline is a timer in the clock's scheduler, not a second task: at the deadline the
+        // tool's task is cancelled, and it has ended when race returns.
+        let outcome = await clock.race(until: deadline) { [self] () -> AttemptOutcome? in
+            do {
+                try await toolSlot?.acquire(owner: call.owner)
+                defer { toolSlot?.release() }
+                try await global.acquire(owner: call.owner)
+                defer { global.release() }
+                inflight.withLock { $0[call.name, default: 0] += 1 }
+                defer { inflight.withLock { $0[call.name, default: 1] -= 1 } }
+                return .output(try await call.entry.tool.call(call.arguments))
+            } catch is CancellationError {
+                return nil
+            } catch let full as FairSemaphore.QueueFull {
+                return .queueFull(waiting: full.waiting)
+            } catch let failure as ToolFailure {
+                return failure.retryable ? .retryable(failure.message, retryAfter: failure.retryAfter) : .output(.failure(failure.message))
+            } catch {
+                return .output(.failure("tool \(call.name) failed: \(error)"))
             }
-            group.addTask { [clock] in
-                do { try await clock.sleep(until: deadline) } catch { return nil }
-                return timedOut
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            // The loser is awaited before returning, so nothing the attempt started outlives it.
-            while await group.next() != nil {}
-            if Task.isCancelled { return .cancelled }
-            return first ?? .cancelled
+        }
+        if Task.isCancelled { return .cancelled }
+        switch outcome {
+        case nil: return timedOut
+        case .some(nil): return .cancelled
+        case .some(let finished?): return finished
         }
     }
 

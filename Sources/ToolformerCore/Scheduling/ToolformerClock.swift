@@ -1,5 +1,3 @@
-import Dispatch
-import Synchronization
 
 /// The time source of everything that waits: rate limits, backoff, deadlines.
 ///
@@ -11,6 +9,16 @@ public protocol ToolformerClock: Sendable {
     var now: Duration { get }
     /// Suspends until `now >= deadline`; throws `CancellationError` when the task is cancelled.
     func sleep(until deadline: Duration) async throws
+    /// Calls `action` once `now >= deadline`, unless the returned timer is cancelled first; it may
+    /// run at once when the deadline has passed. No task waits for it: this is how a deadline is
+    /// raced without a task and a sleep of its own (see ``race(until:_:)``).
+    func schedule(at deadline: Duration, _ action: @escaping @Sendable () -> Void) -> any ClockTimer
+}
+
+/// A wake-up from ``ToolformerClock/schedule(at:_:)``.
+public protocol ClockTimer: Sendable {
+    /// After this returns the action will not start (it may be running already).
+    func cancel()
 }
 
 extension ToolformerClock {
@@ -28,6 +36,17 @@ public struct SystemClock: ToolformerClock {
     public func sleep(until deadline: Duration) async throws {
         try await CancellableSleep.until(origin + deadline)
     }
+
+    public func schedule(at deadline: Duration, _ action: @escaping @Sendable () -> Void) -> any ClockTimer {
+        let timer = DeadlineScheduler.Timer(deadline: origin + deadline)
+        DeadlineScheduler.shared.schedule(timer) { fired in if fired { action() } }
+        return ScheduledTimer(timer: timer)
+    }
+
+    private struct ScheduledTimer: ClockTimer {
+        let timer: DeadlineScheduler.Timer
+        func cancel() { DeadlineScheduler.shared.cancel(timer) }
+    }
 }
 
 /// A sleep whose timer is freed when it is cancelled.
@@ -36,70 +55,23 @@ public struct SystemClock: ToolformerClock {
 /// scheduled until the original deadline even when the sleeping task is cancelled. Deadlines
 /// race nearly every tool call and are nearly always cancelled, so at 10,000 calls a second with
 /// 30 s timeouts that was hundreds of MiB held for nothing (the soak test found it). This one
-/// cancels its dispatch timer on task cancellation, which frees it at once.
+/// waits in the ``DeadlineScheduler``, whose timers leave its heap, and are freed, the moment
+/// their task is cancelled.
 public enum CancellableSleep {
-    private static let queue = DispatchQueue(label: "toolformer.timers")
-
     /// Suspends until `deadline`; throws `CancellationError` as soon as the task is cancelled.
     public static func until(_ deadline: ContinuousClock.Instant) async throws {
-        let remaining = deadline - .now
-        guard remaining > .zero else { return try Task.checkCancellation() }
-        let sleeper = Sleeper()
+        guard deadline > .now else { return try Task.checkCancellation() }
+        let timer = DeadlineScheduler.Timer(deadline: deadline)
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let source = DispatchSource.makeTimerSource(queue: queue)
-                let (seconds, attoseconds) = remaining.components
-                let nanoseconds = Int(clamping: seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-                source.schedule(deadline: .now() + .nanoseconds(nanoseconds), leeway: .nanoseconds(0))
-                source.setEventHandler { sleeper.finish(nil) }
-                if !sleeper.install(continuation, .init(source: source)) {
-                    // Cancelled already. A source must not be released while suspended
-                    // (libdispatch aborts): cancel it, then resume it so it can go.
-                    source.cancel()
-                    continuation.resume(throwing: CancellationError())
+                let scheduled = DeadlineScheduler.shared.schedule(timer) { fired in
+                    if fired { continuation.resume() } else { continuation.resume(throwing: CancellationError()) }
                 }
-                source.resume()
+                // Cancelled before it was armed: the handler found nothing to take out.
+                if !scheduled { continuation.resume(throwing: CancellationError()) }
             }
         } onCancel: {
-            sleeper.finish(CancellationError())
-        }
-    }
-
-    /// Resumes the continuation once, from the timer or from cancellation, and cancels the timer.
-    private final class Sleeper: Sendable {
-        private struct State {
-            var continuation: CheckedContinuation<Void, any Error>?
-            var source: Timer?
-            var cancelled = false
-        }
-
-        /// libdispatch's sources are thread-safe objects; Swift's overlay just does not say so.
-        struct Timer: @unchecked Sendable {
-            let source: any DispatchSourceTimer
-        }
-
-        private let state = Mutex(State())
-
-        /// false when cancellation came first: the caller resumes, nothing was started.
-        func install(_ continuation: CheckedContinuation<Void, any Error>, _ source: Timer) -> Bool {
-            state.withLock { state in
-                guard !state.cancelled else { return false }
-                state.continuation = continuation
-                state.source = source
-                return true
-            }
-        }
-
-        func finish(_ error: (any Error)?) {
-            let continuation = state.withLock { state in
-                if error != nil { state.cancelled = true }
-                // dispatch_source_cancel only marks the source; it never blocks or calls back here.
-                state.source?.source.cancel()
-                state.source = nil
-                defer { state.continuation = nil }
-                return state.continuation
-            }
-            if let error { continuation?.resume(throwing: error) } else { continuation?.resume() }
+            DeadlineScheduler.shared.cancel(timer)
         }
     }
 }

@@ -1,0 +1,195 @@
+import Dispatch
+import Synchronization
+
+/// Every timer of the process on one dispatch timer: sleeps and deadlines wait in a heap, and the
+/// one dispatch source is armed for the earliest.
+///
+/// A timer per sleep cost a dispatch source each (made, armed, cancelled and freed through
+/// libdispatch's own timer heap): with a deadline racing every tool call and the `sleep` tool
+/// sleeping on another, that was two sources per call and a fifth of a batch's instructions. Here a
+/// timer is one small object and a heap insertion; a cancelled one leaves the heap, and its
+/// memory goes, at once (which is why `CancellableSleep` exists: see its comment).
+///
+/// An action runs once: with `true` on the scheduler's queue when its deadline passes, or with
+/// `false` on the thread that cancels it, if that takes it out of the heap first. Actions run
+/// outside the lock and must be short (resume a continuation, mark a race): they run one after
+/// another on one queue.
+public final class DeadlineScheduler: Sendable {
+    /// What runs when a timer fires (`true`) or is cancelled before it fired (`false`).
+    public typealias Action = @Sendable (_ fired: Bool) -> Void
+
+    /// One wake-up. Make it, then ``DeadlineScheduler/schedule(_:_:)`` it once.
+    public final class Timer: @unchecked Sendable {
+        let deadline: ContinuousClock.Instant
+        // The rest is read and written only under the scheduler's lock (which is why this class
+        // may be unchecked Sendable).
+        /// Where it sits in the heap; -1 when it is not in it.
+        var heapIndex = -1
+        var action: Action?
+        /// Fired or cancelled: it never runs (again).
+        var finished = false
+
+        public init(deadline: ContinuousClock.Instant) { self.deadline = deadline }
+    }
+
+    private struct State {
+        var heap = TimerHeap()
+        /// When the source is armed for, if it is: a later insertion need not touch it.
+        var armedFor: ContinuousClock.Instant?
+    }
+
+    /// libdispatch's sources are thread-safe objects; Swift's overlay just does not say so.
+    private struct Source: @unchecked Sendable {
+        let timer: any DispatchSourceTimer
+    }
+
+    /// The process's scheduler, on a queue of its own.
+    public static let shared = DeadlineScheduler(label: "toolformer.timers")
+
+    private let state = Mutex(State())
+    private let source: Source
+
+    public convenience init(label: String) { self.init(queue: DispatchQueue(label: label)) }
+
+    /// On `queue`, which should be serial and its own (a test may suspend it).
+    init(queue: DispatchQueue) {
+        let timer = DispatchSource.makeTimerSource(queue: queue)
+        source = Source(timer: timer)
+        timer.setEventHandler { [weak self] in self?.fire() }
+        timer.resume()
+    }
+
+    deinit {
+        source.timer.setEventHandler {}
+        source.timer.cancel()
+    }
+
+    /// How many timers wait (for tests and status).
+    public var count: Int { state.withLock { $0.heap.count } }
+
+    /// Arms `timer` for its deadline. False when it was cancelled (or scheduled) before: `action`
+    /// is dropped and never runs. A deadline already past fires on the queue, never inside this call.
+    @discardableResult
+    public func schedule(_ timer: Timer, _ action: @escaping Action) -> Bool {
+        state.withLock { state in
+            guard !timer.finished, timer.heapIndex < 0 else { return false }
+            let deadline = timer.deadline
+            timer.action = action
+            state.heap.insert(timer)
+            // Arming under the lock keeps two racing insertions from leaving the later deadline armed.
+            if state.armedFor.map({ deadline < $0 }) ?? true {
+                state.armedFor = deadline
+                arm(for: deadline)
+            }
+            return true
+        }
+    }
+
+    /// Cancels `timer`: if it is still waiting, it leaves the heap and its action runs here with
+    /// `false`; if it fired already, nothing happens. A timer cancelled before it was scheduled
+    /// stays cancelled, and `schedule` refuses it.
+    public func cancel(_ timer: Timer) {
+        let action: Action? = state.withLock { state in
+            timer.finished = true
+            guard timer.heapIndex >= 0 else { return nil }
+            state.heap.remove(timer)
+            defer { timer.action = nil }
+            return timer.action
+        }
+        action?(false)
+    }
+
+    private func arm(for deadline: ContinuousClock.Instant) {
+        // Nothing here waits longer than a day (the sleep tool's maximum); a year is "never".
+        let remaining = min(max(deadline - .now, .zero), .seconds(365 * 86_400))
+        let (seconds, attoseconds) = remaining.components
+        let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+        source.timer.schedule(deadline: .now() + .nanoseconds(nanoseconds), leeway: .nanoseconds(0))
+    }
+
+    private func fire() {
+        let now = ContinuousClock.now
+        let due: [Action] = state.withLock { state in
+            var due: [Action] = []
+            while let timer = state.heap.popEarliest(notAfter: now) {
+                timer.finished = true
+                if let action = timer.action { due.append(action) }
+                timer.action = nil
+            }
+            state.armedFor = state.heap.earliest?.deadline
+            if let next = state.armedFor { arm(for: next) }
+            return due
+        }
+        for action in due { action(true) }
+    }
+}
+
+/// A binary min-heap of timers by deadline, each knowing its place so it can leave in O(log n).
+/// A value type over the timers' fields; the scheduler holds it under its lock.
+struct TimerHeap {
+    private(set) var timers: [DeadlineScheduler.Timer] = []
+
+    var count: Int { timers.count }
+    var earliest: DeadlineScheduler.Timer? { timers.first }
+
+    mutating func insert(_ timer: DeadlineScheduler.Timer) {
+        timer.heapIndex = timers.count
+        timers.append(timer)
+        siftUp(timers.count - 1)
+    }
+
+    /// The earliest timer if its deadline is at or before `now`, taken out of the heap.
+    mutating func popEarliest(notAfter now: ContinuousClock.Instant) -> DeadlineScheduler.Timer? {
+        guard let first = timers.first, first.deadline <= now else { return nil }
+        remove(first)
+        return first
+    }
+
+    mutating func remove(_ timer: DeadlineScheduler.Timer) {
+        let index = timer.heapIndex
+        precondition(index >= 0 && index < timers.count && timers[index] === timer, "timer not in this heap")
+        let last = timers.count - 1
+        if index != last {
+            timers.swapAt(index, last)
+            timers[index].heapIndex = index
+        }
+        timers.removeLast()
+        timer.heapIndex = -1
+        guard index < timers.count else { return }
+        if index > 0 && timers[index].deadline < timers[(index - 1) / 2].deadline {
+            siftUp(index)
+        } else {
+            siftDown(index)
+        }
+    }
+
+    private mutating func siftUp(_ start: Int) {
+        var index = start
+        while index > 0 {
+            let parent = (index - 1) / 2
+            guard timers[index].deadline < timers[parent].deadline else { break }
+            swap(index, parent)
+            index = parent
+        }
+    }
+
+    private mutating func siftDown(_ start: Int) {
+        var index = start
+        while true {
+            let left = 2 * index + 1
+            guard left < timers.count else { return }
+            let right = left + 1
+            var smallest = left
+            if right < timers.count && timers[right].deadline < timers[left].deadline { smallest = right }
+            guard timers[smallest].deadline < timers[index].deadline else { return }
+            swap(index, smallest)
+            index = smallest
+        }
+    }
+
+    private mutating func swap(_ a: Int, _ b: Int) {
+        timers.swapAt(a, b)
+        timers[a].heapIndex = a
+        timers[b].heapIndex = b
+    }
+}
