@@ -135,7 +135,7 @@ import Testing
     let clock = ManualClock()
 
     @Test func theOperationWinsAndItsTimerIsGone() async {
-        let value = await clock.race(until: .seconds(5)) { 42 }
+        let value = await DeadlineRace.run(on: clock, until: .seconds(5)) { 42 }
         #expect(value == 42)
         #expect(clock.nextDeadline == nil)
     }
@@ -143,7 +143,7 @@ import Testing
     @Test func theDeadlineWinsAndTheOperationIsCancelledAndOverBeforeTheRaceReturns() async throws {
         let ended = Mutex(false)
         let race = Task {
-            await clock.race(until: .milliseconds(300)) { () -> String in
+            await DeadlineRace.run(on: clock, until: .milliseconds(300)) { () -> String in
                 defer { ended.withLock { $0 = true } }
                 do {
                     try await Task.sleep(for: .seconds(3600))
@@ -163,7 +163,7 @@ import Testing
 
     @Test func aDeadlineAlreadyPastDecidesAtOnce() async {
         clock.advance(by: .seconds(1))
-        let value = await clock.race(until: .milliseconds(500)) { () -> Int in
+        let value = await DeadlineRace.run(on: clock, until: .milliseconds(500)) { () -> Int in
             try? await Task.sleep(for: .seconds(3600))
             return 1
         }
@@ -173,7 +173,7 @@ import Testing
     @Test func aCancelledCallerCancelsTheOperationWhichAnswers() async throws {
         let started = Mutex(false)
         let race = Task {
-            await clock.race(until: .seconds(60)) { () -> String in
+            await DeadlineRace.run(on: clock, until: .seconds(60)) { () -> String in
                 started.withLock { $0 = true }
                 do {
                     try await Task.sleep(for: .seconds(3600))

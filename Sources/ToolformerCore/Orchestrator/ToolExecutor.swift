@@ -236,7 +236,7 @@ public final class ToolExecutor: Sendable {
         let timedOut: AttemptOutcome = deadline >= call.deadline ? .requestTimedOut : .toolTimedOut
         // The deadline is a timer in the clock's scheduler, not a second task: at the deadline the
         // tool's task is cancelled, and it has ended when race returns.
-        let outcome = await clock.race(until: deadline) { [self] () -> AttemptOutcome? in
+        let outcome = await DeadlineRace.run(on: clock, until: deadline) { [self] () -> AttemptOutcome? in
             do {
                 try await toolSlot?.acquire(owner: call.owner)
                 defer { toolSlot?.release() }

@@ -125,71 +125,79 @@ public final class DeadlineScheduler: Sendable {
 }
 
 /// A binary min-heap of timers by deadline, each knowing its place so it can leave in O(log n).
-/// A value type over the timers' fields; the scheduler holds it under its lock.
+/// A value type over the timers' fields; the scheduler holds it under its lock. Deadlines sit in
+/// the slots beside the timers, so sifting compares without following pointers.
 struct TimerHeap {
-    private(set) var timers: [DeadlineScheduler.Timer] = []
+    private struct Slot {
+        var deadline: ContinuousClock.Instant
+        var timer: DeadlineScheduler.Timer
+    }
 
-    var count: Int { timers.count }
-    var earliest: DeadlineScheduler.Timer? { timers.first }
+    private var slots: [Slot] = []
+
+    var count: Int { slots.count }
+    var earliest: DeadlineScheduler.Timer? { slots.first?.timer }
+    /// The timers in heap order (for tests).
+    var timers: [DeadlineScheduler.Timer] { slots.map(\.timer) }
 
     mutating func insert(_ timer: DeadlineScheduler.Timer) {
-        timer.heapIndex = timers.count
-        timers.append(timer)
-        siftUp(timers.count - 1)
+        slots.append(Slot(deadline: timer.deadline, timer: timer))
+        siftUp(slots.count - 1)
     }
 
     /// The earliest timer if its deadline is at or before `now`, taken out of the heap.
     mutating func popEarliest(notAfter now: ContinuousClock.Instant) -> DeadlineScheduler.Timer? {
-        guard let first = timers.first, first.deadline <= now else { return nil }
-        remove(first)
-        return first
+        guard let first = slots.first, first.deadline <= now else { return nil }
+        remove(first.timer)
+        return first.timer
     }
 
     mutating func remove(_ timer: DeadlineScheduler.Timer) {
         let index = timer.heapIndex
-        precondition(index >= 0 && index < timers.count && timers[index] === timer, "timer not in this heap")
-        let last = timers.count - 1
-        if index != last {
-            timers.swapAt(index, last)
-            timers[index].heapIndex = index
-        }
-        timers.removeLast()
+        precondition(index >= 0 && index < slots.count && slots[index].timer === timer, "timer not in this heap")
         timer.heapIndex = -1
-        guard index < timers.count else { return }
-        if index > 0 && timers[index].deadline < timers[(index - 1) / 2].deadline {
+        let last = slots.removeLast()
+        guard index < slots.count else { return }
+        // The last slot fills the hole and moves up or down from there.
+        if index > 0 && last.deadline < slots[(index - 1) / 2].deadline {
+            place(last, at: index)
             siftUp(index)
         } else {
+            place(last, at: index)
             siftDown(index)
         }
     }
 
+    private mutating func place(_ slot: Slot, at index: Int) {
+        slots[index] = slot
+        slot.timer.heapIndex = index
+    }
+
     private mutating func siftUp(_ start: Int) {
+        let moving = slots[start]
         var index = start
         while index > 0 {
             let parent = (index - 1) / 2
-            guard timers[index].deadline < timers[parent].deadline else { break }
-            swap(index, parent)
+            guard moving.deadline < slots[parent].deadline else { break }
+            place(slots[parent], at: index)
             index = parent
         }
+        place(moving, at: index)
     }
 
     private mutating func siftDown(_ start: Int) {
+        let moving = slots[start]
         var index = start
+        let count = slots.count
         while true {
             let left = 2 * index + 1
-            guard left < timers.count else { return }
+            guard left < count else { break }
             let right = left + 1
-            var smallest = left
-            if right < timers.count && timers[right].deadline < timers[left].deadline { smallest = right }
-            guard timers[smallest].deadline < timers[index].deadline else { return }
-            swap(index, smallest)
-            index = smallest
+            let child = right < count && slots[right].deadline < slots[left].deadline ? right : left
+            guard slots[child].deadline < moving.deadline else { break }
+            place(slots[child], at: index)
+            index = child
         }
-    }
-
-    private mutating func swap(_ a: Int, _ b: Int) {
-        timers.swapAt(a, b)
-        timers[a].heapIndex = a
-        timers[b].heapIndex = b
+        place(moving, at: index)
     }
 }

@@ -11,7 +11,7 @@ public protocol ToolformerClock: Sendable {
     func sleep(until deadline: Duration) async throws
     /// Calls `action` once `now >= deadline`, unless the returned timer is cancelled first; it may
     /// run at once when the deadline has passed. No task waits for it: this is how a deadline is
-    /// raced without a task and a sleep of its own (see ``race(until:_:)``).
+    /// raced without a task and a sleep of its own (see ``DeadlineRace``).
     func schedule(at deadline: Duration, _ action: @escaping @Sendable () -> Void) -> any ClockTimer
 }
 
@@ -63,11 +63,13 @@ public enum CancellableSleep {
         guard deadline > .now else { return try Task.checkCancellation() }
         let timer = DeadlineScheduler.Timer(deadline: deadline)
         try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            // Resumed exactly once: by the timer's action (fired or cancelled), which the scheduler
+            // runs once, or here when the timer was cancelled before it was armed and no action
+            // was kept.
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 let scheduled = DeadlineScheduler.shared.schedule(timer) { fired in
                     if fired { continuation.resume() } else { continuation.resume(throwing: CancellationError()) }
                 }
-                // Cancelled before it was armed: the handler found nothing to take out.
                 if !scheduled { continuation.resume(throwing: CancellationError()) }
             }
         } onCancel: {
