@@ -189,3 +189,71 @@ import Testing
         #expect(clock.nextDeadline == nil)
     }
 }
+
+@Suite(.timeLimit(.minutes(1))) struct TaskDeadlineTests {
+    let clock = ManualClock()
+
+    @Test func aBodyThatEndsFirstLeavesTheTaskUncancelledAndNoTimer() async {
+        let (value, expired) = await TaskDeadline.run(on: clock, until: .seconds(5)) { 7 }
+        #expect(value == 7)
+        #expect(!expired)
+        #expect(!Task.isCancelled)
+        #expect(clock.nextDeadline == nil)
+    }
+
+    @Test func theDeadlineCancelsTheTaskItWasSetIn() async throws {
+        let run = Task { () -> (String, Bool, Bool) in
+            let (value, expired) = await TaskDeadline.run(on: clock, until: .milliseconds(300)) { () -> String in
+                do {
+                    try await clock.sleep(until: .seconds(3600))
+                    return "slept"
+                } catch {
+                    return "cancelled"
+                }
+            }
+            return (value, expired, Task.isCancelled)
+        }
+        try await clock.waitForSleeper(until: .milliseconds(300))
+        clock.advance(by: .milliseconds(300))
+        let (value, expired, cancelled) = await run.value
+        #expect(value == "cancelled")
+        #expect(expired)
+        #expect(cancelled)
+        #expect(clock.nextDeadline == nil)
+    }
+
+    @Test func aDeadlineAlreadyPastCancelsBeforeTheBodyStarts() async {
+        clock.advance(by: .seconds(1))
+        let run = Task {
+            await TaskDeadline.run(on: clock, until: .milliseconds(500)) { Task.isCancelled }
+        }
+        let (sawCancellation, expired) = await run.value
+        #expect(sawCancellation)
+        #expect(expired)
+    }
+
+    /// The handshake under a real clock: deadlines that fall right around the body's end. Expired
+    /// must mean the task was cancelled and the reverse, every time, with no crash.
+    @Test func expiredAndCancelledAgreeWhenTheDeadlineAndTheEndRace() async {
+        let clock = SystemClock()
+        let counts = RaceCounts()
+        await withTaskGroup(of: Void.self) { group in
+            for index in 0..<2000 {
+                group.addTask {
+                    let deadline = clock.now + .microseconds(index % 50)
+                    let (_, expired) = await TaskDeadline.run(on: clock, until: deadline) {
+                        if index % 2 == 0 { await Task.yield() }
+                        return 0
+                    }
+                    let agree = expired == Task.isCancelled
+                    counts.value.withLock { $0.expired += expired ? 1 : 0; $0.disagreements += agree ? 0 : 1 }
+                }
+            }
+        }
+        #expect(counts.value.withLock { $0.disagreements } == 0)
+    }
+}
+
+private final class RaceCounts: Sendable {
+    let value = Mutex((expired: 0, disagreements: 0))
+}

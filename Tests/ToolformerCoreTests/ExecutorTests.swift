@@ -154,6 +154,54 @@ struct ExecutorTests {
         #expect(twice.callCount == 2)
     }
 
+    /// A call that owns its task and cannot be retried after a timeout lets the deadline cancel
+    /// that task (no child task); one that can be retried runs each attempt in a child, so the
+    /// retry runs in a task nobody cancelled.
+    @Test func aCallThatOwnsItsTaskTimesOutAndRetriesAlike() async throws {
+        let executor = executor()
+        let once = ScriptedTool([.hang, .succeed("second")])
+        let strict = Task { () -> (CallOutcome, Bool) in
+            let outcome = await executor.run(call(once, policy: ToolPolicy(timeout: .milliseconds(500), retry: retrying)), ownsTask: true)
+            return (outcome, Task.isCancelled)
+        }
+        try await clock.waitForSleeper(until: .milliseconds(500))
+        clock.advance(by: .milliseconds(500))
+        let (outcome, cancelled) = await strict.value
+        guard case .result(let result) = outcome else { Issue.record("no result"); return }
+        #expect(result["isError"] == true)
+        #expect(result["content"]?.arrayValue?.first?["text"]?.stringValue?.contains("timed out after 500 ms") == true)
+        #expect(once.callCount == 1)
+        // The deadline cancelled the caller's own task: that is the point, and why it must own it.
+        #expect(cancelled)
+
+        let twice = ScriptedTool([.hang, .succeed("second")])
+        let start = clock.now
+        let idempotent = Task { () -> (CallOutcome, Bool) in
+            let outcome = await executor.run(
+                call(twice, policy: ToolPolicy(timeout: .milliseconds(500), retry: retrying, idempotent: true)), ownsTask: true)
+            return (outcome, Task.isCancelled)
+        }
+        try await clock.waitForSleeper(until: start + .milliseconds(500))
+        clock.advance(by: .milliseconds(500))
+        try await clock.waitForSleeper(until: start + .milliseconds(550))
+        clock.advance(by: .milliseconds(50))
+        let (retried, retriedCancelled) = await idempotent.value
+        guard case .result(let second) = retried else { Issue.record("no result"); return }
+        #expect(second["isError"] == false)
+        #expect(twice.callCount == 2)
+        #expect(!retriedCancelled)
+
+        let hanging = ScriptedTool([.hang])
+        let requestEnds = Task {
+            await executor.run(call(hanging, policy: ToolPolicy(timeout: .seconds(60)), deadline: clock.now + .milliseconds(300)), ownsTask: true)
+        }
+        try await clock.waitForSleeper(until: clock.now + .milliseconds(300))
+        clock.advance(by: .milliseconds(300))
+        guard case .failure(let error) = await requestEnds.value else { Issue.record("no failure"); return }
+        #expect(error.name == "timeout")
+        #expect(executor.status()["inflightByTool"] == [:])
+    }
+
     @Test func theRequestDeadlineEndsTheCall() async throws {
         let tool = ScriptedTool([.hang])
         let executor = executor()

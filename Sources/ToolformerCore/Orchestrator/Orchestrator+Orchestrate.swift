@@ -113,7 +113,7 @@ extension Orchestrator {
                 case .success(let call):
                     group.addTask { [self] in
                         let started = clock.now
-                        let outcome = await execute(call)
+                        let outcome = await execute(call, ownsTask: true)
                         let durationMs = (clock.now - started).milliseconds
                         switch outcome {
                         case .result(let json):

@@ -163,7 +163,8 @@ public final class Orchestrator: Sendable {
         let reader = ParamReader(params)
         let deadline = try requestDeadline(reader)
         let call = try prepare(reader, field: "", callID: "0", deadline: deadline, context: context)
-        let outcome = await execute(call)
+        // The request's own task: after the call it only answers.
+        let outcome = await execute(call, ownsTask: true)
         Self.logCall(call, outcome, logger: context.logger)
         switch outcome {
         case .result(let result): return result
@@ -199,7 +200,7 @@ public final class Orchestrator: Sendable {
                 let index = next
                 let call = calls[index]
                 next += 1
-                group.addTask { [self] in (index, await execute(call)) }
+                group.addTask { [self] in (index, await execute(call, ownsTask: true)) }
             }
             while next < min(limit, calls.count) { launch() }
             while let (index, outcome) = await group.next() {
@@ -336,10 +337,11 @@ public final class Orchestrator: Sendable {
 
     /// Runs a call through the cache: a hit is served without running; identical calls in flight
     /// share one run (single-flight); a successful result is stored for the tool's `cache_ttl_s`.
-    /// Tools with no TTL, and `cache: "bypass"`, go straight to the executor.
-    func execute(_ call: ToolCall) async -> CallOutcome {
+    /// Tools with no TTL, and `cache: "bypass"`, go straight to the executor. `ownsTask`: the
+    /// calling task only answers the call afterwards (see ``ToolExecutor/run(_:ownsTask:)``).
+    func execute(_ call: ToolCall, ownsTask: Bool = false) async -> CallOutcome {
         let ttl = call.entry.policy.cacheTTL
-        guard ttl > .zero, call.cacheMode != .bypass else { return await executor.run(call) }
+        guard ttl > .zero, call.cacheMode != .bypass else { return await executor.run(call, ownsTask: ownsTask) }
         let key = CacheKey.tool(call.name, fingerprint: call.entry.fingerprint, arguments: call.arguments)
         let clock = executor.clock
         let started = clock.now

@@ -97,9 +97,13 @@ public final class ToolExecutor: Sendable {
     }
 
     /// Runs a call to its end. Never throws: cancellation is a `.failure(.cancelled)`.
-    public func run(_ call: ToolCall) async -> CallOutcome {
+    ///
+    /// `ownsTask`: the calling task runs this call and then only answers it (a batch's child, a
+    /// request's task), so an attempt after which nothing can follow (no retry on a timeout) may
+    /// let its deadline cancel this task instead of running the tool in a child task to cancel.
+    public func run(_ call: ToolCall, ownsTask: Bool = false) async -> CallOutcome {
         let started = clock.now
-        let outcome = await attempts(call)
+        let outcome = await attempts(call, ownsTask: ownsTask)
         let label: String
         switch outcome {
         case .result(let result): label = result["isError"] == true ? "error" : "ok"
@@ -109,7 +113,7 @@ public final class ToolExecutor: Sendable {
         return outcome
     }
 
-    private func attempts(_ call: ToolCall) async -> CallOutcome {
+    private func attempts(_ call: ToolCall, ownsTask: Bool) async -> CallOutcome {
         let started = clock.now
         let policy = call.entry.policy
         var attempt = 0
@@ -120,9 +124,12 @@ public final class ToolExecutor: Sendable {
                 call.events.emit("tool.started", ["callId": .string(call.callID), "name": .string(call.name), "attempt": .int(Int64(attempt))])
             }
             let attemptDeadline = min(clock.now + policy.timeout, call.deadline)
+            // A timeout ends the call when it is the request's deadline, or when the tool may not
+            // (or need not) be tried again: see toolTimedOut below.
+            let timeoutIsFinal = attemptDeadline >= call.deadline || !policy.idempotent || attempt >= policy.retry.maxAttempts
             let outcome = policy.hedgeAfter > .zero
                 ? await runHedged(call, until: attemptDeadline, after: policy.hedgeAfter)
-                : await runAttempt(call, until: attemptDeadline)
+                : await runAttempt(call, until: attemptDeadline, inOwnTask: ownsTask && timeoutIsFinal)
 
             let retryReason: String
             var retryAfter: Duration?
@@ -211,7 +218,9 @@ public final class ToolExecutor: Sendable {
     }
 
     /// One attempt: its rate-limit token, its slots, its run; all of it inside `deadline`.
-    private func runAttempt(_ call: ToolCall, until deadline: Duration) async -> AttemptOutcome {
+    /// `inOwnTask`: the calling task does nothing after a timeout but answer it, so the deadline
+    /// may cancel it (see ``TaskDeadline``).
+    private func runAttempt(_ call: ToolCall, until deadline: Duration, inOwnTask: Bool = false) async -> AttemptOutcome {
         if let bucket = call.entry.policy.rateLimit {
             let remaining = max(deadline - clock.now, .zero)
             switch await rateLimits.reserve(bucket: bucket, tokens: 1, limit: remaining) {
@@ -234,9 +243,7 @@ public final class ToolExecutor: Sendable {
 
         let toolSlot = perTool.withLock { $0[call.entry.policy.concurrencyGroup ?? call.name] }
         let timedOut: AttemptOutcome = deadline >= call.deadline ? .requestTimedOut : .toolTimedOut
-        // The deadline is a timer in the clock's scheduler, not a second task: at the deadline the
-        // tool's task is cancelled, and it has ended when race returns.
-        let outcome = await DeadlineRace.run(on: clock, until: deadline) { [self] () -> AttemptOutcome? in
+        let body: @Sendable () async -> AttemptOutcome? = { [self] in
             do {
                 try await toolSlot?.acquire(owner: call.owner)
                 defer { toolSlot?.release() }
@@ -255,6 +262,16 @@ public final class ToolExecutor: Sendable {
                 return .output(.failure("tool \(call.name) failed: \(error)"))
             }
         }
+        // The deadline is a timer in the clock's scheduler, never a task of its own. When nothing
+        // can follow a timeout in this task, it cancels this task; else the tool runs in a child
+        // that it cancels. Either way the tool has ended when this returns.
+        if inOwnTask {
+            let (outcome, expired) = await TaskDeadline.run(on: clock, until: deadline, body)
+            if expired { return timedOut }
+            if Task.isCancelled { return .cancelled }
+            return outcome ?? .cancelled
+        }
+        let outcome = await DeadlineRace.run(on: clock, until: deadline, body)
         if Task.isCancelled { return .cancelled }
         switch outcome {
         case nil: return timedOut
