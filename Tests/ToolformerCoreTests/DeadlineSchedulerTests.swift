@@ -9,16 +9,18 @@ import Testing
         var heap = TimerHeap()
         var generator = SystemRandomNumberGenerator()
         let offsets = (0..<200).map { _ in Int.random(in: 0..<50, using: &generator) }
-        for offset in offsets { heap.insert(DeadlineScheduler.Timer(deadline: origin + .milliseconds(offset))) }
+        let timers = offsets.map { DeadlineScheduler.Timer(deadline: origin + .milliseconds($0)) }
+        for timer in timers { heap.insert(timer) }
         #expect(heap.count == 200)
         // Nothing is due before the earliest deadline.
-        #expect(heap.popEarliest(notAfter: origin - .milliseconds(1)) == nil)
-        var popped: [Duration] = []
-        while let timer = heap.popEarliest(notAfter: origin + .milliseconds(20)) {
+        #expect(heap.popEarliest(notAfter: DeadlineScheduler.ticks(origin - .milliseconds(1))) == nil)
+        let cut = DeadlineScheduler.ticks(origin + .milliseconds(20))
+        var popped: [Int64] = []
+        while let timer = heap.popEarliest(notAfter: cut) {
             #expect(timer.heapIndex == -1)
-            popped.append(timer.deadline - origin)
+            popped.append(timer.deadline)
         }
-        #expect(popped == offsets.filter { $0 <= 20 }.sorted().map { .milliseconds($0) })
+        #expect(popped == timers.map(\.deadline).filter { $0 <= cut }.sorted())
         #expect(heap.count == offsets.filter { $0 > 20 }.count)
     }
 
@@ -33,11 +35,20 @@ import Testing
         for timer in removed { heap.remove(timer) }
         for timer in removed { #expect(timer.heapIndex == -1) }
         for (index, timer) in heap.timers.enumerated() { #expect(timer.heapIndex == index) }
-        var left: [Duration] = []
-        while let timer = heap.popEarliest(notAfter: origin + .seconds(1)) { left.append(timer.deadline - origin) }
-        let expected = timers.enumerated().filter { $0.offset % 3 != 0 }.map { $0.element.deadline - origin }.sorted()
+        var left: [Int64] = []
+        while let timer = heap.popEarliest(notAfter: .max) { left.append(timer.deadline) }
+        let expected = timers.enumerated().filter { $0.offset % 3 != 0 }.map(\.element.deadline).sorted()
         #expect(left == expected)
         #expect(heap.count == 0)
+    }
+
+    @Test func deadlinesCountInNanosecondsAndSaturate() {
+        let origin = DeadlineScheduler.origin
+        #expect(DeadlineScheduler.ticks(origin) == 0)
+        #expect(DeadlineScheduler.ticks(origin + .nanoseconds(1_500)) == 1_500)
+        #expect(DeadlineScheduler.ticks(origin + .seconds(3) + .milliseconds(2)) == 3_002_000_000)
+        #expect(DeadlineScheduler.ticks(origin - .seconds(1)) == -1_000_000_000)
+        #expect(DeadlineScheduler.ticks(origin + .seconds(Int64.max / 2)) == .max)
     }
 }
 

@@ -20,7 +20,8 @@ public final class DeadlineScheduler: Sendable {
 
     /// One wake-up. Make it, then ``DeadlineScheduler/schedule(_:_:)`` it once.
     public final class Timer: @unchecked Sendable {
-        let deadline: ContinuousClock.Instant
+        /// Nanoseconds since ``DeadlineScheduler/origin``.
+        let deadline: Int64
         // The rest is read and written only under the scheduler's lock (which is why this class
         // may be unchecked Sendable).
         /// Where it sits in the heap; -1 when it is not in it.
@@ -29,18 +30,31 @@ public final class DeadlineScheduler: Sendable {
         /// Fired or cancelled: it never runs (again).
         var finished = false
 
-        public init(deadline: ContinuousClock.Instant) { self.deadline = deadline }
+        public init(deadline: ContinuousClock.Instant) { self.deadline = DeadlineScheduler.ticks(deadline) }
     }
 
     private struct State {
         var heap = TimerHeap()
         /// When the source is armed for, if it is: a later insertion need not touch it.
-        var armedFor: ContinuousClock.Instant?
+        var armedFor: Int64?
     }
 
     /// libdispatch's sources are thread-safe objects; Swift's overlay just does not say so.
     private struct Source: @unchecked Sendable {
         let timer: any DispatchSourceTimer
+    }
+
+    /// Where deadlines are counted from. They are kept as nanoseconds, not as
+    /// `ContinuousClock.Instant`, whose layout the standard library does not freeze: every copy
+    /// of one in the heap went through value witnesses (a tenth of a batch's instructions).
+    static let origin = ContinuousClock.now
+
+    static func ticks(_ instant: ContinuousClock.Instant) -> Int64 {
+        let (seconds, attoseconds) = (instant - origin).components
+        let (nanoseconds, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return seconds < 0 ? .min : .max }
+        let (sum, overflowed) = nanoseconds.addingReportingOverflow(attoseconds / 1_000_000_000)
+        return overflowed ? .max : sum
     }
 
     /// The process's scheduler, on a queue of its own.
@@ -99,16 +113,16 @@ public final class DeadlineScheduler: Sendable {
         action?(false)
     }
 
-    private func arm(for deadline: ContinuousClock.Instant) {
+    private func arm(for deadline: Int64) {
         // Nothing here waits longer than a day (the sleep tool's maximum); a year is "never".
-        let remaining = min(max(deadline - .now, .zero), .seconds(365 * 86_400))
-        let (seconds, attoseconds) = remaining.components
-        let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+        let (difference, overflow) = deadline.subtractingReportingOverflow(Self.ticks(.now))
+        let remaining = overflow ? Int64.max : difference
+        let nanoseconds = Int(min(max(remaining, 0), 365 * 86_400 * 1_000_000_000))
         source.timer.schedule(deadline: .now() + .nanoseconds(nanoseconds), leeway: .nanoseconds(0))
     }
 
     private func fire() {
-        let now = ContinuousClock.now
+        let now = Self.ticks(.now)
         let due: [Action] = state.withLock { state in
             var due: [Action] = []
             while let timer = state.heap.popEarliest(notAfter: now) {
@@ -129,7 +143,7 @@ public final class DeadlineScheduler: Sendable {
 /// the slots beside the timers, so sifting compares without following pointers.
 struct TimerHeap {
     private struct Slot {
-        var deadline: ContinuousClock.Instant
+        var deadline: Int64
         var timer: DeadlineScheduler.Timer
     }
 
@@ -146,7 +160,7 @@ struct TimerHeap {
     }
 
     /// The earliest timer if its deadline is at or before `now`, taken out of the heap.
-    mutating func popEarliest(notAfter now: ContinuousClock.Instant) -> DeadlineScheduler.Timer? {
+    mutating func popEarliest(notAfter now: Int64) -> DeadlineScheduler.Timer? {
         guard let first = slots.first, first.deadline <= now else { return nil }
         remove(first.timer)
         return first.timer
