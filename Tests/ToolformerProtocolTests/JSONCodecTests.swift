@@ -82,6 +82,22 @@ import ToolformerProtocol
     func writesIntegersExactly(value: Int64) {
         #expect(JSONWriter.string(.int(value)) == String(value))
     }
+
+    @Test(arguments: [
+        nil, true, false, .int(Int64.min), -10, -9, -1, 0, 9, 10, 99, 100, .int(Int64.max), 0.1, -2.5, 1e300, .double(.nan),
+        "", "plain", "quote\" backslash\\ newline\n cr\r tab\t bs\u{08} ff\u{0C} bell\u{07} nul\u{00} é 😀",
+        [], [1], [1, "two", [3.5, nil]], [:], ["k": [:]], ["a\"b": ["x": [true, false]], "": 0],
+    ] as [JSONValue])
+    func countsTheBytesItWouldWrite(value: JSONValue) {
+        #expect(JSONWriter.byteCount(value) == JSONWriter.bytes(value).count)
+    }
+
+    @Test func literalsKeepTheLastOfADuplicateKeyAndTheirOrder() {
+        let object: JSONObject = ["b": 1, "a": 2, "b": 3]
+        #expect(object.keys == ["b", "a"])
+        #expect(object["b"] == 3)
+        #expect(JSONObject(uniquePairs: [("z", 1), ("y", 2)]).keys == ["z", "y"])
+    }
 }
 
 @Suite struct EnvelopeTests {

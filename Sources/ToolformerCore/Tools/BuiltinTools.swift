@@ -32,7 +32,8 @@ struct SleepTool: Tool {
     func call(_ arguments: JSONObject) async throws -> ToolOutput {
         let ms = arguments["ms"]?.intValue ?? 0
         try await CancellableSleep.until(.now + .milliseconds(ms))
-        return .json(["sleptMs": .int(ms)])
+        // What .json(["sleptMs": ms]) gives, without a writer per call: the text is a small string.
+        return ToolOutput(text: "{\"sleptMs\":\(ms)}", structuredContent: .object(JSONObject(uniquePairs: [("sleptMs", .int(ms))])))
     }
 }
 

@@ -25,8 +25,12 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
         self.pairs.reserveCapacity(pairs.count)
         for (key, value) in pairs { self[key] = value }
     }
-    /// Builds an object from pairs already known to have distinct keys (the parser's path).
-    init(uniquePairs: [Element]) { pairs = uniquePairs }
+    /// Builds an object from pairs already known to have distinct keys (the parser's path, and
+    /// results built per tool call): no duplicate check, no copy.
+    public init(uniquePairs: [Element]) {
+        assert(Set(uniquePairs.map(\.key)).count == uniquePairs.count, "duplicate keys")
+        pairs = uniquePairs
+    }
 
     public var startIndex: Int { pairs.startIndex }
     public var endIndex: Int { pairs.endIndex }
@@ -115,13 +119,20 @@ extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, Expre
     public init(stringLiteral value: String) { self = .string(value) }
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
-        self = .object(JSONObject(elements.map { (key: $0.0, value: $0.1) }))
+        self = .object(JSONObject(literal: elements))
     }
 }
 
 extension JSONObject: ExpressibleByDictionaryLiteral {
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
-        self.init(elements.map { (key: $0.0, value: $0.1) })
+        self.init(literal: elements)
+    }
+
+    /// One allocation, where mapping the literal's pairs to elements first cost two.
+    init(literal elements: [(String, JSONValue)]) {
+        pairs = []
+        pairs.reserveCapacity(elements.count)
+        for (key, value) in elements { self[key] = value }
     }
 }
 

@@ -16,6 +16,44 @@ public struct JSONWriter: Sendable {
         return writer.bytes
     }
 
+    /// How many bytes `bytes(value)` would be, without writing them.
+    public static func byteCount(_ value: JSONValue) -> Int {
+        switch value {
+        case .null: return 4
+        case .bool(let b): return b ? 4 : 5
+        case .int(let i):
+            var count = i < 0 ? 2 : 1
+            var magnitude = i.magnitude
+            while magnitude >= 10 {
+                magnitude /= 10
+                count += 1
+            }
+            return count
+        case .double(let d): return d.isFinite ? d.description.utf8.count : 4
+        case .string(let s): return stringByteCount(s)
+        case .array(let elements):
+            var count = 2 + max(0, elements.count - 1)
+            for element in elements { count += byteCount(element) }
+            return count
+        case .object(let object):
+            var count = 2 + max(0, object.count - 1)
+            for (key, value) in object.pairs { count += stringByteCount(key) + 1 + byteCount(value) }
+            return count
+        }
+    }
+
+    private static func stringByteCount(_ string: String) -> Int {
+        var count = 2
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x0A, 0x0D, 0x09, 0x08, 0x0C: count += 2
+            case ..<0x20: count += 6
+            default: count += 1
+            }
+        }
+        return count
+    }
+
     public static func string(_ value: JSONValue) -> String {
         String(decoding: bytes(value), as: UTF8.self)
     }
