@@ -28,10 +28,19 @@ public final class PrometheusMetrics: ToolformerMetrics, Sendable {
         var labelValues: [String]
     }
 
+    /// A tool and an outcome: the key of the instruments every tool call records on.
+    private struct ToolOutcome: Hashable {
+        var tool: String
+        var outcome: String
+    }
+
     private struct State {
         var knownMethods: Set<String>
         var counters: [SeriesKey: Counter] = [:]
         var timers: [SeriesKey: Timer] = [:]
+        /// `toolCallFinished`'s pair of instruments, found with one lookup (the generic path cost
+        /// two label arrays, two series keys and two locks per call).
+        var toolCalls: [ToolOutcome: (calls: Counter, duration: Timer)] = [:]
     }
 
     /// `methods` are the names the daemon serves; any other counts as `other`. More can be added
@@ -82,8 +91,16 @@ public final class PrometheusMetrics: ToolformerMetrics, Sendable {
     }
 
     public func toolCallFinished(tool: String, outcome: String, duration: Duration) {
-        counter(MetricCatalogue.toolCalls, [("tool", tool), ("outcome", outcome)]).increment()
-        timer(MetricCatalogue.toolCallDuration, [("tool", tool)]).record(duration: duration)
+        let key = ToolOutcome(tool: tool, outcome: outcome)
+        let instruments = state.withLock { $0.toolCalls[key] } ?? {
+            let made = (
+                calls: counter(MetricCatalogue.toolCalls, [("tool", tool), ("outcome", outcome)]),
+                duration: timer(MetricCatalogue.toolCallDuration, [("tool", tool)]))
+            state.withLock { $0.toolCalls[key] = made }
+            return made
+        }()
+        instruments.calls.increment()
+        instruments.duration.record(duration: duration)
     }
 
     public func toolRetried(tool: String) {
