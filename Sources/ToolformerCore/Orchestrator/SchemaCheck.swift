@@ -3,12 +3,17 @@ import ToolformerProtocol
 /// Checks tool arguments against the subset of JSON Schema tool definitions use: `type`,
 /// `properties`, `required`, `minimum`/`maximum`, `enum`, `items`. A failure names the field.
 enum SchemaCheck {
-    static func validate(_ arguments: JSONObject, against schema: JSONValue, path: String = "arguments") throws(ToolformerError) {
+    /// `path` is built only when a check fails: a batch validates thousands of calls, and building
+    /// every member's path cost more than checking it.
+    static func validate(
+        _ arguments: JSONObject, against schema: JSONValue, path: @autoclosure () -> String = "arguments"
+    ) throws(ToolformerError) {
         try check(.object(arguments), schema, path: path)
     }
 
-    private static func check(_ value: JSONValue, _ schema: JSONValue, path: String) throws(ToolformerError) {
+    private static func check(_ value: JSONValue, _ schema: JSONValue, path makePath: () -> String) throws(ToolformerError) {
         guard case .object(let rules) = schema else { return }
+        var path: String { makePath() }
         if let type = rules["type"]?.stringValue, !matches(value, type: type) {
             throw .invalidParams("\(path) must be \(article(type)) \(type), not \(value.typeName)", field: path)
         }
@@ -31,12 +36,12 @@ enum SchemaCheck {
             }
             if case .object(let properties)? = rules["properties"] {
                 for (key, propertySchema) in properties.pairs {
-                    if let member = object[key] { try check(member, propertySchema, path: "\(path).\(key)") }
+                    if let member = object[key] { try check(member, propertySchema, path: { "\(makePath()).\(key)" }) }
                 }
             }
         }
         if case .array(let elements) = value, let itemSchema = rules["items"] {
-            for (index, element) in elements.enumerated() { try check(element, itemSchema, path: "\(path)[\(index)]") }
+            for (index, element) in elements.enumerated() { try check(element, itemSchema, path: { "\(makePath())[\(index)]" }) }
         }
     }
 
