@@ -42,6 +42,27 @@ import Testing
         #expect(heap.count == 0)
     }
 
+    @Test func theHeapHoldsATimerOnlyWhileItIsInIt() {
+        weak var removed: DeadlineScheduler.Timer?
+        weak var left: DeadlineScheduler.Timer?
+        do {
+            var heap = TimerHeap()
+            do {
+                let first = DeadlineScheduler.Timer(deadline: .now + .seconds(1))
+                let second = DeadlineScheduler.Timer(deadline: .now + .seconds(2))
+                heap.insert(first)
+                heap.insert(second)
+                removed = first
+                left = second
+                heap.remove(first)
+            }
+            #expect(removed == nil)
+            #expect(left?.heapIndex == 0)
+            #expect(heap.count == 1)
+        }
+        #expect(left == nil)
+    }
+
     @Test func deadlinesCountInNanosecondsAndSaturate() {
         let origin = DeadlineScheduler.origin
         #expect(DeadlineScheduler.ticks(origin) == 0)
