@@ -3,7 +3,12 @@ import Synchronization
 
 /// One tool call as the executor runs it.
 public struct ToolCall: Sendable {
-    public var entry: ToolRegistry.Entry
+    public var entry: ToolRegistry.Entry {
+        didSet { name = entry.tool.definition.name }
+    }
+    /// The tool's name, kept: reading it through the tool's definition copied the whole definition
+    /// (schema included) several times per call.
+    public private(set) var name: String
     public var arguments: JSONObject
     /// Names the call in events: `"0"` for `tools/call`, the index for `tools/batch`.
     public var callID: String
@@ -29,6 +34,7 @@ public struct ToolCall: Sendable {
         events: EventSink, cacheMode: CacheMode = .use
     ) {
         self.entry = entry
+        name = entry.tool.definition.name
         self.arguments = arguments
         self.callID = callID
         self.owner = owner
@@ -37,7 +43,6 @@ public struct ToolCall: Sendable {
         self.cacheMode = cacheMode
     }
 
-    var name: String { entry.tool.definition.name }
 }
 
 /// How a call ended: a result (which may be a tool error) or a request-level failure.
@@ -243,15 +248,17 @@ public final class ToolExecutor: Sendable {
 
         let toolSlot = perTool.withLock { $0[call.entry.policy.concurrencyGroup ?? call.name] }
         let timedOut: AttemptOutcome = deadline >= call.deadline ? .requestTimedOut : .toolTimedOut
+        // What the tool's run needs, not the whole call: copying a ToolCall retains every part of it.
+        let (tool, arguments, owner, name) = (call.entry.tool, call.arguments, call.owner, call.name)
         let body: @Sendable () async -> AttemptOutcome? = { [self] in
             do {
-                try await toolSlot?.acquire(owner: call.owner)
+                try await toolSlot?.acquire(owner: owner)
                 defer { toolSlot?.release() }
-                try await global.acquire(owner: call.owner)
+                try await global.acquire(owner: owner)
                 defer { global.release() }
-                inflight.withLock { $0[call.name, default: 0] += 1 }
-                defer { inflight.withLock { $0[call.name, default: 1] -= 1 } }
-                return .output(try await call.entry.tool.call(call.arguments))
+                inflight.withLock { $0[name, default: 0] += 1 }
+                defer { inflight.withLock { $0[name, default: 1] -= 1 } }
+                return .output(try await tool.call(arguments))
             } catch is CancellationError {
                 return nil
             } catch let full as FairSemaphore.QueueFull {
@@ -259,7 +266,7 @@ public final class ToolExecutor: Sendable {
             } catch let failure as ToolFailure {
                 return failure.retryable ? .retryable(failure.message, retryAfter: failure.retryAfter) : .output(.failure(failure.message))
             } catch {
-                return .output(.failure("tool \(call.name) failed: \(error)"))
+                return .output(.failure("tool \(name) failed: \(error)"))
             }
         }
         // The deadline is a timer in the clock's scheduler, never a task of its own. When nothing
