@@ -342,6 +342,12 @@ public final class Orchestrator: Sendable {
     func execute(_ call: ToolCall, ownsTask: Bool = false) async -> CallOutcome {
         let ttl = call.entry.policy.cacheTTL
         guard ttl > .zero, call.cacheMode != .bypass else { return await executor.run(call, ownsTask: ownsTask) }
+        return await executeThroughCache(call, ttl: ttl)
+    }
+
+    /// `execute` for a cacheable call. A function of its own so that its many locals are not part
+    /// of the frame every uncached call allocates in its task.
+    private func executeThroughCache(_ call: ToolCall, ttl: Duration) async -> CallOutcome {
         let key = CacheKey.tool(call.name, fingerprint: call.entry.fingerprint, arguments: call.arguments)
         let clock = executor.clock
         let started = clock.now

@@ -226,24 +226,8 @@ public final class ToolExecutor: Sendable {
     /// `inOwnTask`: the calling task does nothing after a timeout but answer it, so the deadline
     /// may cancel it (see ``TaskDeadline``).
     private func runAttempt(_ call: ToolCall, until deadline: Duration, inOwnTask: Bool = false) async -> AttemptOutcome {
-        if let bucket = call.entry.policy.rateLimit {
-            let remaining = max(deadline - clock.now, .zero)
-            switch await rateLimits.reserve(bucket: bucket, tokens: 1, limit: remaining) {
-            case .refused(let wait)?:
-                metrics.rateLimitRejected(bucket: bucket)
-                return .rateLimited(bucket, wait: wait)
-            case .granted(let wait)? where wait > .zero:
-                metrics.rateLimitWaited(bucket: bucket, wait: wait)
-                call.events.emit("ratelimit.wait", ["callId": .string(call.callID), "bucket": .string(bucket), "waitMs": .int(wait.millisecondsRoundedUp)])
-                do {
-                    try await clock.sleep(for: wait)
-                } catch {
-                    await rateLimits.refund(bucket: bucket, tokens: 1)
-                    return .cancelled
-                }
-            case .granted?, nil:
-                break
-            }
+        if let bucket = call.entry.policy.rateLimit, let refused = await takeToken(bucket, for: call, until: deadline) {
+            return refused
         }
 
         let toolSlot = perTool.withLock { $0[call.entry.policy.concurrencyGroup ?? call.name] }
@@ -284,6 +268,30 @@ public final class ToolExecutor: Sendable {
         case nil: return timedOut
         case .some(nil): return .cancelled
         case .some(let finished?): return finished
+        }
+    }
+
+    /// The attempt's rate-limit token, waiting for it if the wait fits before `deadline`; nil once
+    /// it is taken. A function of its own so that its locals are not part of the frame every
+    /// attempt allocates in its task.
+    private func takeToken(_ bucket: String, for call: ToolCall, until deadline: Duration) async -> AttemptOutcome? {
+        let remaining = max(deadline - clock.now, .zero)
+        switch await rateLimits.reserve(bucket: bucket, tokens: 1, limit: remaining) {
+        case .refused(let wait)?:
+            metrics.rateLimitRejected(bucket: bucket)
+            return .rateLimited(bucket, wait: wait)
+        case .granted(let wait)? where wait > .zero:
+            metrics.rateLimitWaited(bucket: bucket, wait: wait)
+            call.events.emit("ratelimit.wait", ["callId": .string(call.callID), "bucket": .string(bucket), "waitMs": .int(wait.millisecondsRoundedUp)])
+            do {
+                try await clock.sleep(for: wait)
+            } catch {
+                await rateLimits.refund(bucket: bucket, tokens: 1)
+                return .cancelled
+            }
+            return nil
+        case .granted?, nil:
+            return nil
         }
     }
 

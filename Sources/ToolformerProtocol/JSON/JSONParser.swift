@@ -212,6 +212,8 @@ public final class JSONParser {
             return .array(elements)
         case json_type_object:
             var pairs: [JSONObject.Element] = []
+            // One allocation per object, not one per doubling (a batch's 10,000 calls are 20,000 objects).
+            pairs.reserveCapacity(Int(json_object_object_length(object)))
             var entry = json_object_get_object(object)?.pointee.head
             while let current = entry {
                 guard let rawKey = current.pointee.k,
