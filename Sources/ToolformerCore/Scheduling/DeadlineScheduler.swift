@@ -22,8 +22,9 @@ public final class DeadlineScheduler: Sendable {
     public final class Timer: @unchecked Sendable {
         /// Nanoseconds since ``DeadlineScheduler/origin``.
         let deadline: Int64
-        // The rest is read and written only under the scheduler's lock (which is why this class
-        // may be unchecked Sendable).
+        // The rest is read and written only under the scheduler's lock, except `action`, which
+        // whoever takes the timer out of the heap (fire or cancel, under the lock) then owns
+        // alone. That is why this class may be unchecked Sendable.
         /// Where it sits in the heap; -1 when it is not in it.
         var heapIndex = -1
         var action: Action?
@@ -31,6 +32,13 @@ public final class DeadlineScheduler: Sendable {
         var finished = false
 
         public init(deadline: ContinuousClock.Instant) { self.deadline = DeadlineScheduler.ticks(deadline) }
+
+        /// Only by whoever took the timer out of the heap.
+        fileprivate func runAction(fired: Bool) {
+            let action = self.action
+            self.action = nil
+            action?(fired)
+        }
     }
 
     private struct State: ~Copyable {
@@ -103,14 +111,16 @@ public final class DeadlineScheduler: Sendable {
     /// `false`; if it fired already, nothing happens. A timer cancelled before it was scheduled
     /// stays cancelled, and `schedule` refuses it.
     public func cancel(_ timer: Timer) {
-        let action: Action? = state.withLock { state in
+        let removed = state.withLock { state in
             timer.finished = true
-            guard timer.heapIndex >= 0 else { return nil }
+            guard timer.heapIndex >= 0 else { return false }
             state.heap.remove(timer)
-            defer { timer.action = nil }
-            return timer.action
+            return true
         }
-        action?(false)
+        // The action stays in the timer until here: carried out of the lock as a closure it
+        // was boxed again, an allocation per timer.
+        guard removed else { return }
+        timer.runAction(fired: false)
     }
 
     private func arm(for deadline: Int64) {
@@ -123,18 +133,17 @@ public final class DeadlineScheduler: Sendable {
 
     private func fire() {
         let now = Self.ticks(.now)
-        let due: [Action] = state.withLock { state in
-            var due: [Action] = []
+        let due: [Timer] = state.withLock { state in
+            var due: [Timer] = []
             while let timer = state.heap.popEarliest(notAfter: now) {
                 timer.finished = true
-                if let action = timer.action { due.append(action) }
-                timer.action = nil
+                due.append(timer)
             }
             state.armedFor = state.heap.earliestDeadline
             if let next = state.armedFor { arm(for: next) }
             return due
         }
-        for action in due { action(true) }
+        for timer in due { timer.runAction(fired: true) }
     }
 }
 
