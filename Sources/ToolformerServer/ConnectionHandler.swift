@@ -280,7 +280,7 @@ final class ConnectionHandler: ChannelInboundHandler {
                 let requestContext = RequestContext(
                     id: id, method: method, peer: peer, connectionID: connectionID, logger: logger, events: .disabled(id))
                 if let answer = atOnce(params, requestContext) {
-                    write(MessageEncoder.result(id: id, answer), context: context)
+                    write(MessageEncoder.result(id: id, encoded: answer), context: context)
                     finished(method: method, id: id, code: 0, started: started, logger: logger)
                     return
                 }

@@ -1,7 +1,8 @@
 import Synchronization
 import Testing
-import ToolformerCore
+@testable import ToolformerCore
 import ToolformerProtocol
+import ToolformerTesting
 
 @Suite struct CanonicalJSONTests {
     @Test func keyOrderAndNumberFormDoNotMatter() throws {
@@ -203,5 +204,63 @@ private final class Gate: Sendable {
             defer { state.waiters = [] }
             return state.waiters
         }) { waiter.resume() }
+    }
+}
+
+/// A memory hit of `tools/call` is answered with bytes spliced from the stored ones; they must be
+/// exactly what parsing the stored value and writing the cached result would give.
+@Suite struct CachedResultBytesTests {
+    private func expectSplicedEqualsWritten(_ result: JSONValue, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let stored = JSONWriter.bytes(Orchestrator.cacheable(result))
+        let spliced = try #require(Orchestrator.cachedResultBytes(stored), sourceLocation: sourceLocation)
+        let written = JSONWriter.bytes(Orchestrator.cachedResult(try JSONParser(maxDepth: 80).parse(stored), durationMs: 0))
+        #expect(
+            String(decoding: spliced.bytes, as: UTF8.self) == String(decoding: written, as: UTF8.self),
+            sourceLocation: sourceLocation)
+        // And it is one valid JSON value.
+        #expect((try? JSONParser(maxDepth: 80).parse(spliced.bytes)) != nil, sourceLocation: sourceLocation)
+    }
+
+    private func result(text: String, structured: JSONValue?) -> JSONValue {
+        ToolExecutor.callToolResult(ToolOutput(text: text, structuredContent: structured), durationMs: 12, attempts: 2)
+    }
+
+    @Test func theShortFormAndTheLongFormAndEmpty() throws {
+        // Structured content whose text is its JSON: stored as {"s": ...}.
+        for structured: JSONValue in [
+            ["q": "same"], ["quote\"back\\slash": "tab\tnewline\ncontrol\u{01}é😀"], [1, 2.5, -3, 1e300, nil, true],
+            ["nested": ["deep": [["x": []]]]], "just a string", 42, [:],
+        ] {
+            try expectSplicedEqualsWritten(result(text: structured.description, structured: structured))
+        }
+        // Text of its own beside structured content, and text alone: stored as they are.
+        try expectSplicedEqualsWritten(result(text: "a summary \"quoted\"\n", structured: ["n": 1]))
+        try expectSplicedEqualsWritten(result(text: "plain text only", structured: nil))
+        // A result with neither (stored as {}).
+        try expectSplicedEqualsWritten(["isError": false])
+    }
+
+    @Test func randomValues() throws {
+        var random = SplitMix64(seed: 20261126)
+        func value(_ depth: Int) -> JSONValue {
+            switch Int.random(in: 0..<(depth > 3 ? 5 : 7), using: &random) {
+            case 0: return nil
+            case 1: return .bool(Bool.random(using: &random))
+            case 2: return .int(Int64.random(in: .min ... .max, using: &random))
+            case 3: return .double(Double.random(in: -1e6...1e6, using: &random))
+            case 4:
+                let alphabet = Array("aZ09 \"\\/\n\t\r\u{08}\u{0C}\u{01}\u{1F}é€😀")
+                return .string(String((0..<Int.random(in: 0..<12, using: &random)).map { _ in alphabet.randomElement(using: &random)! }))
+            case 5: return .array((0..<Int.random(in: 0..<4, using: &random)).map { _ in value(depth + 1) })
+            default:
+                var object = JSONObject()
+                for index in 0..<Int.random(in: 0..<4, using: &random) { object["k\(index)\u{01}\""] = value(depth + 1) }
+                return .object(object)
+            }
+        }
+        for _ in 0..<500 {
+            let structured = value(0)
+            try expectSplicedEqualsWritten(result(text: structured.description, structured: structured))
+        }
     }
 }

@@ -62,14 +62,16 @@ public final class ResultCache: Sendable {
     /// The value for `key`, from memory or the second tier; nil when absent or expired.
     /// The memory tier alone, without waiting: a live entry, or nil. A miss is not counted here:
     /// the caller goes on to ``lookup(_:)``, which counts it (and drops an expired entry).
-    public func lookupInMemory(_ key: CacheKey) -> JSONValue? {
+    /// The value's bytes as ``store(_:_:ttl:)`` wrote them (``JSONWriter``'s), inflated, not parsed.
+    public func lookupInMemory(_ key: CacheKey) -> [UInt8]? {
         let now = nowUnixMs()
         let value: StoredValue? = state.withLock { state in
             guard let value = state.table.get(key), value.expiresAtUnixMs > now else { return nil }
             state.hits += 1
             return value
         }
-        return value.flatMap(Self.decode)
+        guard let value else { return nil }
+        return value.compressed ? Compression.inflate(value.bytes, size: value.size) : value.bytes
     }
 
     public func lookup(_ key: CacheKey) async -> JSONValue? {

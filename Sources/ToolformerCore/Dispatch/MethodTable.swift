@@ -9,11 +9,11 @@ public enum MethodHandler: Sendable {
     /// disconnect or a drain.
     case async(@Sendable (JSONObject, RequestContext) async throws(ToolformerError) -> JSONValue)
     /// An async method that can often answer inline: the first closure runs on the event loop and
-    /// returns the result when it has it at once (`tools/call` served from the memory cache), or
-    /// nil to run the second in a task as `.async` would. The first never throws: every error
-    /// comes from the async path, so both paths answer a request the same way.
+    /// returns the result, already encoded, when it has it at once (`tools/call` served from the
+    /// memory cache), or nil to run the second in a task as `.async` would. The first never throws:
+    /// every error comes from the async path, so both paths answer a request the same way.
     case asyncUnlessAnsweredAtOnce(
-        @Sendable (JSONObject, RequestContext) -> JSONValue?,
+        @Sendable (JSONObject, RequestContext) -> EncodedJSON?,
         @Sendable (JSONObject, RequestContext) async throws(ToolformerError) -> JSONValue)
 }
 

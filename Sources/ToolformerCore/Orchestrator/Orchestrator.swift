@@ -140,21 +140,22 @@ public final class Orchestrator: Sendable {
     /// hit: a known tool with a TTL, valid arguments, the default cache mode. Anything else (a miss,
     /// a bad parameter, a lower tier to ask) is nil, and `callTool` runs in a task and answers it,
     /// errors included. A hit here is the same answer `callTool` would give, without its task.
-    func callToolFromMemory(_ params: JSONObject, context: RequestContext) -> JSONValue? {
+    func callToolFromMemory(_ params: JSONObject, context: RequestContext) -> EncodedJSON? {
         // The same checks as callTool's, so a request either path answers is answered alike.
         let reader = ParamReader(params)
         guard let deadline = try? requestDeadline(reader),
             let call = try? prepare(reader, field: "", callID: "0", deadline: deadline, context: context),
             call.cacheMode == .use, call.entry.policy.cacheTTL > .zero,
-            let hit = cache.lookupInMemory(CacheKey.tool(call.name, fingerprint: call.entry.fingerprint, arguments: call.arguments))
+            let hit = cache.lookupInMemory(CacheKey.tool(call.name, fingerprint: call.entry.fingerprint, arguments: call.arguments)),
+            let result = Self.cachedResultBytes(hit)
         else { return nil }
         executor.metrics.toolCallFinished(tool: call.name, outcome: "cached", duration: .zero)
-        let result = Self.cachedResult(hit, durationMs: 0)
         if context.logger.logLevel <= .debug {
-            // With the request's id, which the async path's logger carries.
+            // With the request's id, which the async path's logger carries; what the line reads of
+            // the result is its _meta, which a memory hit always has the same.
             var logger = context.logger
             logger[metadataKey: "request.id"] = "\(context.connectionID).\(context.id)"
-            Self.logCall(call, .result(result), logger: logger)
+            Self.logCall(call, .result(Self.cachedResult(["content": []], durationMs: 0)), logger: logger)
         }
         return result
     }
@@ -476,6 +477,32 @@ public final class Orchestrator: Sendable {
         result["isError"] = false
         result["_meta"] = ["toolformer": ["cached": true, "attempts": 0, "durationMs": .int(durationMs)]]
         return .object(result)
+    }
+
+    /// `cachedResult(stored, durationMs: 0)` as ``JSONWriter`` writes it, spliced from the bytes
+    /// the cache stored (``cacheable(_:)`` as written) without parsing them: a memory hit of
+    /// `tools/call` parsed the stored value, wrote its structured content again for the text, then
+    /// wrote the whole result. Nil for bytes of another shape (the caller parses them instead).
+    static func cachedResultBytes(_ stored: [UInt8]) -> EncodedJSON? {
+        guard stored.count >= 2, stored.first == UInt8(ascii: "{"), stored.last == UInt8(ascii: "}") else { return nil }
+        let shortForm = Array(#"{"s":"#.utf8)
+        var writer = JSONWriter(reservingCapacity: 2 * stored.count + 128)
+        if stored.starts(with: shortForm) {
+            stored.withUnsafeBufferPointer { all in
+                let structured = UnsafeBufferPointer(rebasing: all[shortForm.count..<(all.count - 1)])
+                writer.appendRaw(#"{"content":[{"type":"text","text":"#)
+                writer.writeString(utf8: structured)
+                writer.appendRaw(#"}],"structuredContent":"#)
+                writer.appendRaw(bytes: structured)
+                writer.appendRaw(",")
+            }
+        } else {
+            // {"content":...,"structuredContent":...}, or {} when the result had neither.
+            writer.appendRaw(bytes: stored.dropLast())
+            if stored.count > 2 { writer.appendRaw(",") }
+        }
+        writer.appendRaw(#""isError":false,"_meta":{"toolformer":{"cached":true,"attempts":0,"durationMs":0}}}"#)
+        return EncodedJSON(bytes: writer.bytes)
     }
 
     /// A result this caller did not run itself (it joined another's run).

@@ -130,31 +130,35 @@ public struct JSONWriter: Sendable {
     }
 
     public mutating func writeString(_ string: String) {
-        bytes.append(UInt8(ascii: "\""))
         var string = string
-        string.withUTF8 { utf8 in
-            var runStart = 0
-            for index in 0..<utf8.count {
-                let byte = utf8[index]
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                if runStart < index { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index])) }
-                runStart = index + 1
-                switch byte {
-                case UInt8(ascii: "\""): appendASCII("\\\"")
-                case UInt8(ascii: "\\"): appendASCII("\\\\")
-                case 0x0A: appendASCII("\\n")
-                case 0x0D: appendASCII("\\r")
-                case 0x09: appendASCII("\\t")
-                case 0x08: appendASCII("\\b")
-                case 0x0C: appendASCII("\\f")
-                default:
-                    appendASCII("\\u00")
-                    bytes.append(Self.hexDigits[Int(byte >> 4)])
-                    bytes.append(Self.hexDigits[Int(byte & 0x0F)])
-                }
+        string.withUTF8 { writeString(utf8: $0) }
+    }
+
+    /// A string given as its UTF-8 bytes (valid UTF-8: nothing here checks), escaped as
+    /// ``writeString(_:)`` escapes it.
+    public mutating func writeString(utf8: UnsafeBufferPointer<UInt8>) {
+        bytes.append(UInt8(ascii: "\""))
+        var runStart = 0
+        for index in 0..<utf8.count {
+            let byte = utf8[index]
+            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+            if runStart < index { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index])) }
+            runStart = index + 1
+            switch byte {
+            case UInt8(ascii: "\""): appendASCII("\\\"")
+            case UInt8(ascii: "\\"): appendASCII("\\\\")
+            case 0x0A: appendASCII("\\n")
+            case 0x0D: appendASCII("\\r")
+            case 0x09: appendASCII("\\t")
+            case 0x08: appendASCII("\\b")
+            case 0x0C: appendASCII("\\f")
+            default:
+                appendASCII("\\u00")
+                bytes.append(Self.hexDigits[Int(byte >> 4)])
+                bytes.append(Self.hexDigits[Int(byte & 0x0F)])
             }
-            if runStart < utf8.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...])) }
         }
+        if runStart < utf8.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...])) }
         bytes.append(UInt8(ascii: "\""))
     }
 

@@ -70,6 +70,13 @@ extension IncomingMessage {
     }
 }
 
+/// One JSON value already written (``JSONWriter``'s bytes, or bytes spliced to be exactly those),
+/// to go into a message as it is.
+public struct EncodedJSON: Sendable {
+    public let bytes: [UInt8]
+    public init(bytes: [UInt8]) { self.bytes = bytes }
+}
+
 /// Encodes what the daemon writes: one JSON text and its newline per message.
 public enum MessageEncoder {
     public static func result(id: RequestID, _ result: JSONValue) -> [UInt8] {
@@ -78,6 +85,16 @@ public enum MessageEncoder {
         writer.write(id.json)
         writer.appendRaw(",\"result\":")
         writer.write(result)
+        writer.appendRaw("}\n")
+        return writer.bytes
+    }
+
+    public static func result(id: RequestID, encoded result: EncodedJSON) -> [UInt8] {
+        var writer = JSONWriter(reservingCapacity: result.bytes.count + 48)
+        writer.appendRaw("{\"jsonrpc\":\"2.0\",\"id\":")
+        writer.write(id.json)
+        writer.appendRaw(",\"result\":")
+        writer.appendRaw(bytes: result.bytes)
         writer.appendRaw("}\n")
         return writer.bytes
     }
