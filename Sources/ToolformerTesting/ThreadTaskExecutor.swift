@@ -11,7 +11,7 @@ import Glibc
 /// The blocking test code (a synchronous client waiting on a socket) would otherwise occupy
 /// Swift's cooperative threads, of which a 2-core machine has two: two blocked tests and every
 /// async test, and every in-process server the tests wait on, would stall. Blocking tests run on
-/// one of these (see the test targets' `.ownThread` trait), and in-process servers answer on one.
+/// one of these (see `.ownThread` in ToolformerTestTraits), and in-process servers answer on one.
 public final class ThreadTaskExecutor: TaskExecutor, @unchecked Sendable {
     private struct State {
         var jobs: [UnownedJob] = []
